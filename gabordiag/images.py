@@ -1,0 +1,123 @@
+"""Image sources: seeded synthetic images and image files, as float64 grayscale."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import ImageError
+
+__all__ = ["SYNTHETIC", "grating", "load_image", "make_image", "pink_noise",
+           "standardize", "to_grayscale", "white_noise"]
+
+Array = NDArray[np.float64]
+
+SYNTHETIC = ("pink", "white", "grating")
+FILE_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg")
+# ITU-R BT.601 luma weights, as PIL's "L" mode and OpenCV's cvtColor use.
+_LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def white_noise(size: int, seed: int) -> Array:
+    """Gaussian white noise, ``size x size``."""
+    return np.random.default_rng(seed).standard_normal((size, size))
+
+
+def pink_noise(size: int, seed: int) -> Array:
+    """1/f noise: white noise whose amplitude spectrum is scaled by 1/|f|."""
+    spectrum = np.fft.rfft2(white_noise(size, seed))
+    fy = np.fft.fftfreq(size)[:, None]
+    fx = np.fft.rfftfreq(size)[None, :]
+    radius = np.hypot(fx, fy)
+    radius[0, 0] = np.inf  # drop the mean
+    return np.fft.irfft2(spectrum / radius, s=(size, size))
+
+
+def grating(size: int, theta: float, wavelength: float) -> Array:
+    """A cosine grating whose wave vector points along ``theta`` (the kernel's x')."""
+    c = size // 2
+    y, x = np.mgrid[0:size, 0:size].astype(np.float64) - c
+    xr = x * np.cos(theta) + y * np.sin(theta)
+    return np.cos(2 * np.pi * xr / wavelength)
+
+
+def to_grayscale(array: NDArray[np.generic]) -> Array:
+    """2-D float64 from grayscale, RGB or RGBA (alpha dropped, RGB -> BT.601 luma)."""
+    data = np.asarray(array)
+    if data.dtype.kind not in "uifb":
+        raise ImageError(f"image data must be numeric, got dtype {data.dtype}")
+    data = data.astype(np.float64)
+    if data.ndim == 3 and data.shape[2] in (3, 4):
+        data = data[..., :3] @ _LUMA
+    elif data.ndim == 3 and data.shape[2] == 1:
+        data = data[..., 0]
+    if data.ndim != 2:
+        raise ImageError(f"image must be 2-D grayscale, RGB or RGBA, got shape {data.shape}")
+    if not np.all(np.isfinite(data)):
+        raise ImageError("image contains NaN or infinite values")
+    return data
+
+
+def load_image(path: Path) -> Array:
+    """Read ``.npy``, ``.png`` or ``.jpg`` as float64 grayscale (not standardised)."""
+    suffix = path.suffix.lower()
+    if suffix not in FILE_SUFFIXES:
+        raise ImageError(f"image file {path}: unsupported type {suffix!r}; "
+                         f"allowed: {', '.join(FILE_SUFFIXES)}")
+    if not path.is_file():
+        raise ImageError(f"image file {path} does not exist")
+    try:
+        if suffix == ".npy":
+            data = np.load(path, allow_pickle=False)
+        else:
+            from PIL import Image  # matplotlib depends on Pillow already
+
+            with Image.open(path) as img:
+                data = np.asarray(img)
+    except ImageError:
+        raise
+    except Exception as exc:  # any reader failure is a bad file, not a bug of ours
+        raise ImageError(f"image file {path} cannot be read: {exc}") from None
+    return to_grayscale(data)
+
+
+def standardize(image: Array) -> Array:
+    """Zero mean, unit standard deviation; a constant image is an error."""
+    std = float(image.std())
+    if not std > 1e-12 * max(1.0, float(np.abs(image).max())):
+        raise ImageError("the image is constant: it carries no orientation information "
+                         "and cannot be standardised")
+    return (image - image.mean()) / std
+
+
+def make_image(source: str, *, size: int, seed: int, theta: float = 0.0,
+               wavelength: float = 10.0, standardized: bool = True) -> Array:
+    """The experiment's image.
+
+    Parameters
+    ----------
+    source : str
+        ``pink`` (1/f noise), ``white``, ``grating`` (oriented along ``theta`` with
+        ``wavelength``), or a path to a ``.npy``, ``.png`` or ``.jpg`` file.
+    size, seed : int
+        Side length and random seed of synthetic images (ignored for files).
+    standardized : bool
+        Scale to zero mean and unit standard deviation.
+
+    Examples
+    --------
+    >>> img = make_image("pink", size=64, seed=0)
+    >>> img.shape, round(float(img.std()), 6)
+    ((64, 64), 1.0)
+    """
+    if source == "pink":
+        image = pink_noise(size, seed)
+    elif source == "white":
+        image = white_noise(size, seed)
+    elif source == "grating":
+        image = grating(size, theta, wavelength)
+    else:
+        image = load_image(Path(source))
+    return standardize(image) if standardized else image
