@@ -1,0 +1,80 @@
+"""The ``gabordiag`` command line: parse, call the core, render with rich.
+
+Exit codes: 0 success, 1 a check that ran and failed, 2 a usage or config error,
+130 interrupted (Ctrl-C).
+"""
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+try:  # typer >= 0.2x vendors click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click import exceptions as click_exceptions  # type: ignore[no-redef]
+
+from .. import __version__
+from ..errors import GabordiagError
+from .render import print_error
+
+app = typer.Typer(
+    name="gabordiag",
+    help="Diagnose gradient descent on the parameters of a Gabor-constrained "
+    "convolution kernel: reproduce a run, look at the loss landscape, find the fix.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gabordiag {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[Optional[bool], typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="Show the version and exit.")] = None,
+) -> None:
+    """Diagnose gradient descent on Gabor kernel parameters."""
+
+
+def _register() -> None:
+    # Each command lives in its own module; importing it registers it on `app`.
+    from . import commands  # noqa: F401
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app and map errors to one-line messages and exit codes."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="gabordiag", standalone_mode=False)
+    except click_exceptions.UsageError as exc:
+        where = f"{exc.ctx.command_path}: " if exc.ctx else ""
+        print_error(f"{where}{exc.format_message()}")
+        return 2
+    except (typer.Abort, KeyboardInterrupt):
+        print_error("interrupted")
+        return 130
+    except GabordiagError as exc:
+        print_error(str(exc))
+        return exc.exit_code
+    except click_exceptions.ClickException as exc:
+        print_error(exc.format_message())
+        return exc.exit_code
+    code = result if isinstance(result, int) else 0
+    if code == 130:  # typer turns Ctrl-C into Exit(130)
+        print_error("interrupted")
+    return code
+
+
+def run() -> None:
+    """Console-script wrapper."""
+    sys.exit(main())

@@ -1,0 +1,3 @@
+"""Command modules; importing one registers its command on the app."""
+
+from . import config_cmd, kernel_cmd, recover_cmd  # noqa: F401

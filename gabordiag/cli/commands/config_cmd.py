@@ -1,0 +1,25 @@
+"""``gabordiag config show``: the fully resolved experiment as TOML."""
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from ...experiment import config_to_toml
+from .. import app
+from ..common import load_experiment
+from ..options import with_experiment_options
+
+config_app = typer.Typer(help="Inspect experiment configurations.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+@with_experiment_options
+def show(experiment: dict[str, Any], config_path: Optional[Path]) -> None:
+    """Print the fully resolved config (defaults, file, options) as TOML.
+
+    Save it and pass it back with --config to reproduce a run exactly.
+    """
+    config, _ = load_experiment(experiment, config_path)
+    typer.echo(config_to_toml(config), nl=False)

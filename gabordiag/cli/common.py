@@ -1,0 +1,40 @@
+"""Helpers shared by the command modules."""
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+from ..experiment import Config, ConfigSource, resolve_config
+from .render import err_console
+
+__all__ = ["load_experiment", "progress_bar"]
+
+
+def load_experiment(experiment: dict[str, Any],
+                    config_path: Optional[Path]) -> tuple[Config, ConfigSource]:
+    """Resolve defaults, the config file and the command-line values."""
+    return resolve_config(experiment, config_path)
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, description: str,
+                 enabled: bool = True) -> Iterator[Optional[Callable[[int], None]]]:
+    """A rich progress bar on stderr when it is a terminal; yields ``advance_to(n)``."""
+    if not enabled or total < 50 or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeRemainingColumn)
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err_console, transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        last = [0]
+
+        def advance_to(done: int) -> None:
+            if done - last[0] >= max(1, total // 200) or done == total:
+                progress.update(task, completed=done)
+                last[0] = done
+
+        yield advance_to

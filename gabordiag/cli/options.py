@@ -1,0 +1,151 @@
+"""Experiment options shared by every command that runs the experiment.
+
+Values are taken as text and parsed by :mod:`gabordiag.experiment`, so the command line
+and config files accept the same forms (``-pi/4``, ``45deg``) and give the same
+one-line errors.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+__all__ = ["EXPERIMENT_OPTIONS", "with_experiment_options"]
+
+_PANEL = "Experiment"
+
+
+def _opt(*names: str, help: str, metavar: str, panel: str = _PANEL) -> Any:
+    return typer.Option(*names, help=help, metavar=metavar, rich_help_panel=panel,
+                        show_default=False)
+
+
+# config key -> (annotation) ; defaults are None: "not given", so config files and the
+# built-in defaults (see `gabordiag config show`) apply.
+EXPERIMENT_OPTIONS: dict[str, Any] = {
+    "config": Annotated[Optional[Path], typer.Option(
+        "--config", help="TOML experiment file; options given here override its values.",
+        metavar="FILE.toml", rich_help_panel=_PANEL, show_default=False)],
+    "image": Annotated[Optional[str], _opt(
+        "--image", help="Image: pink (1/f noise), white, grating, or a .npy/.png/.jpg file. "
+        "[default: pink]", metavar="pink|white|grating|PATH")],
+    "size": Annotated[Optional[str], _opt(
+        "--size", help="Side of synthetic images in pixels. [default: 128]", metavar="INT")],
+    "seed": Annotated[Optional[str], _opt(
+        "--seed", help="Seed of the noise image. [default: 5]", metavar="INT")],
+    "ksize": Annotated[Optional[str], _opt(
+        "--ksize", help="Kernel size (odd, >= 3). [default: 21]", metavar="INT")],
+    "sigma": Annotated[Optional[str], _opt(
+        "--sigma", help="Envelope width sigma of the target kernel. [default: 4]",
+        metavar="FLOAT")],
+    "lambda": Annotated[Optional[str], _opt(
+        "--lambda", help="Wavelength lambda of the target kernel (inf: no carrier). "
+        "[default: 10]", metavar="FLOAT")],
+    "gamma": Annotated[Optional[str], _opt(
+        "--gamma", help="Aspect ratio gamma of the target kernel. [default: 0.5]",
+        metavar="FLOAT")],
+    "psi": Annotated[Optional[str], _opt(
+        "--psi", help="Phase psi of the target kernel. [default: 0]", metavar="ANGLE")],
+    "target-theta": Annotated[Optional[str], _opt(
+        "--target-theta", help="Orientation of the target kernel. [default: pi/4]",
+        metavar="ANGLE")],
+    "theta0": Annotated[Optional[str], _opt(
+        "--theta0", help="Starting orientation of the learnable kernel: 0.785, -pi/4, "
+        "45deg. [default: -pi/4]", metavar="ANGLE")],
+    "lambda0": Annotated[Optional[str], _opt(
+        "--lambda0", help="Starting lambda when lambda is learned. [default: target's]",
+        metavar="FLOAT")],
+    "sigma0": Annotated[Optional[str], _opt(
+        "--sigma0", help="Starting sigma when sigma is learned. [default: target's]",
+        metavar="FLOAT")],
+    "gamma0": Annotated[Optional[str], _opt(
+        "--gamma0", help="Starting gamma when gamma is learned. [default: target's]",
+        metavar="FLOAT")],
+    "psi0": Annotated[Optional[str], _opt(
+        "--psi0", help="Starting psi when psi is learned. [default: target's]",
+        metavar="ANGLE")],
+    "learn": Annotated[Optional[list[str]], _opt(
+        "--learn", help="Learned parameter(s); repeat or comma-separate: theta, lambda, "
+        "sigma, gamma, psi. [default: theta]", metavar="NAME")],
+    "loss": Annotated[Optional[str], _opt(
+        "--loss", help="Loss: mse, rmse, rmse-eps, l1, huber. [default: rmse]",
+        metavar="NAME", panel="Loss and optimizer")],
+    "loss-eps": Annotated[Optional[str], _opt(
+        "--loss-eps", help="eps of rmse-eps = sqrt(mse + eps), in MSE units. [default: 1]",
+        metavar="FLOAT", panel="Loss and optimizer")],
+    "optimizer": Annotated[Optional[str], _opt(
+        "--optimizer", help="sgd, rmsprop or adam (torch.optim's update rules). "
+        "[default: sgd]", metavar="NAME", panel="Loss and optimizer")],
+    "lr": Annotated[Optional[str], _opt(
+        "--lr", help="Learning rate. [default: 3e-3 for sgd (the reference case); torch's "
+        "default for rmsprop (1e-2) and adam (1e-3)]", metavar="FLOAT",
+        panel="Loss and optimizer")],
+    "momentum": Annotated[Optional[str], _opt(
+        "--momentum", help="Momentum (sgd, rmsprop). [default: 0]", metavar="FLOAT",
+        panel="Loss and optimizer")],
+    "dampening": Annotated[Optional[str], _opt(
+        "--dampening", help="Dampening of sgd momentum. [default: 0]", metavar="FLOAT",
+        panel="Loss and optimizer")],
+    "nesterov": Annotated[Optional[bool], typer.Option(
+        "--nesterov/--no-nesterov", help="Nesterov momentum (sgd). [default: off]",
+        rich_help_panel="Loss and optimizer", show_default=False)],
+    "betas": Annotated[Optional[str], _opt(
+        "--betas", help="Adam betas. [default: 0.9,0.999]", metavar="B1,B2",
+        panel="Loss and optimizer")],
+    "alpha": Annotated[Optional[str], _opt(
+        "--alpha", help="RMSprop smoothing constant. [default: 0.99]", metavar="FLOAT",
+        panel="Loss and optimizer")],
+    "eps": Annotated[Optional[str], _opt(
+        "--eps", help="Adam/RMSprop eps. [default: 1e-8]", metavar="FLOAT",
+        panel="Loss and optimizer")],
+    "steps": Annotated[Optional[str], _opt(
+        "--steps", help="Number of optimizer steps. [default: 300]", metavar="INT",
+        panel="Loss and optimizer")],
+    "op": Annotated[Optional[str], _opt(
+        "--op", help="correlate (like a conv layer) or convolve. [default: correlate]",
+        metavar="correlate|convolve")],
+    "boundary": Annotated[Optional[str], _opt(
+        "--boundary", help="valid (no padding), same (zero padding) or circular. "
+        "[default: valid]", metavar="valid|same|circular")],
+    "standardize": Annotated[Optional[bool], typer.Option(
+        "--standardize/--no-standardize", help="Scale the image to zero mean and unit "
+        "standard deviation. [default: on]", rich_help_panel=_PANEL, show_default=False)],
+    "engine": Annotated[Optional[str], _opt(
+        "--engine", help="auto (fastest exact), direct, quadratic or spectral. "
+        "[default: auto]", metavar="NAME", panel="Loss and optimizer")],
+}
+
+
+def _param_name(key: str) -> str:
+    return "lambd" if key == "lambda" else key.replace("-", "_")
+
+
+def with_experiment_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the experiment options to a command.
+
+    The command receives them as ``experiment: dict`` (config key -> raw value or
+    ``None``) and ``config_path``.
+    """
+    signature = inspect.signature(func)
+    own = [p for name, p in signature.parameters.items()
+           if name not in ("experiment", "config_path")]
+    extra = [inspect.Parameter(_param_name(key), inspect.Parameter.KEYWORD_ONLY,
+                               default=None, annotation=annotation)
+             for key, annotation in EXPERIMENT_OPTIONS.items()]
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        values = {key: kwargs.pop(_param_name(key)) for key in EXPERIMENT_OPTIONS}
+        config_path = values.pop("config")
+        if values.get("learn") is not None:
+            values["learn"] = ",".join(values["learn"])
+        return func(experiment=values, config_path=config_path, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=own + extra)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {**{p.name: p.annotation for p in own},
+                               **{p.name: p.annotation for p in extra}}
+    return wrapper

@@ -1,0 +1,57 @@
+"""Atomic output files: a crash or Ctrl-C leaves the old file or the complete new one."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .errors import ConfigError
+
+__all__ = ["FIGURE_SUFFIXES", "atomic_path", "check_output_path", "write_atomic",
+           "write_text_atomic"]
+
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def check_output_path(path: Path, option: str, suffixes: tuple[str, ...] | None = None) -> Path:
+    """Fail early (before any work) when an output file could not be written."""
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        raise ConfigError(f"{option}: {path} must end in one of {', '.join(suffixes)}")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise ConfigError(f"{option}: directory {parent} does not exist")
+    if path.is_dir():
+        raise ConfigError(f"{option}: {path} is a directory")
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(f"{option}: directory {parent} is not writable")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` (same suffix) that replaces it on success."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix,
+                               dir=path.parent if str(path.parent) else ".")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_atomic(path: Path, writer: Callable[[Path], None]) -> None:
+    """Let ``writer`` fill a temporary file, then move it to ``path``."""
+    with atomic_path(path) as tmp:
+        writer(tmp)

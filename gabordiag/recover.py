@@ -1,0 +1,155 @@
+"""The theta-recovery experiment: build the problem from a config, run it, judge it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import ConfigError
+from .experiment import Config
+from .images import make_image
+from .kernel import theta_period
+from .losses import Loss
+from .objective import DirectEngine, Engine, Problem
+from .trajectory import Trajectory, Verdict, classify, run_descent
+
+__all__ = ["SCHEMA", "RecoverResult", "build_problem", "loss_period", "make_engine_for",
+           "recover", "theta_curve"]
+
+SCHEMA = "gabordiag.recover/1"
+Array = NDArray[np.float64]
+
+
+def build_problem(config: Config) -> Problem:
+    """The image, target and loss of an experiment."""
+    image = make_image(config.image, size=config.size, seed=config.seed,
+                       theta=config.target_theta, wavelength=config.lambd,
+                       standardized=config.standardize)
+    if config.boundary == "valid" and min(image.shape) < config.ksize:
+        raise ConfigError(f"--ksize: {config.ksize} is larger than the image "
+                          f"({image.shape[0]}x{image.shape[1]}); use a smaller ksize, a "
+                          "larger image or --boundary same")
+    return Problem(image=image, ksize=config.ksize, target=config.target,
+                   learn=config.learn, loss=Loss(config.loss, eps=config.loss_eps),
+                   op=config.op, boundary=config.boundary)
+
+
+def make_engine_for(problem: Problem, config: Config, evaluations: int = 1) -> Engine:
+    """The engine the config asks for (``auto``: the fastest exact one)."""
+    try:
+        from .engines import make_engine
+    except ImportError:  # engines not available: the direct engine is always exact
+        return DirectEngine(problem)
+    return make_engine(problem, config.engine, evaluations=evaluations)
+
+
+def loss_period(config: Config) -> float | None:
+    """The loss period in theta (pi or 2 pi), or ``None`` when psi is learned too."""
+    if "psi" in config.learn:
+        return None
+    return theta_period(config.psi)
+
+
+@dataclass
+class RecoverResult:
+    """A recovery run: config, engine, trajectory and verdict."""
+
+    config: Config
+    engine: Engine
+    trajectory: Trajectory
+    verdict: Verdict
+    period: float | None
+    gradient: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain Python types, JSON-ready (``schema`` gabordiag.recover/1)."""
+        t = self.trajectory
+        return {
+            "schema": SCHEMA,
+            "config": self.config.to_dict(),
+            "engine": self.engine.name,
+            "period": self.period,
+            "params": {name: _floats(t.params[:, j]) for j, name in enumerate(t.names)},
+            "loss": _floats(t.loss),
+            "grads": {name: _floats(t.grads[:, j]) for j, name in enumerate(t.names)},
+            "gradient": self.gradient,
+            "verdict": self.verdict.to_dict(),
+        }
+
+
+def theta_curve(result: RecoverResult, points: int = 721) -> tuple[Array, Array]:
+    """Loss over theta (other parameters at their final values) across the span of
+    the run, widened to at least one loss period."""
+    t = result.trajectory
+    j = t.names.index("theta")
+    thetas = t.params[:, j][np.isfinite(t.params[:, j])]
+    period = result.period or 2 * np.pi
+    low, high = float(thetas.min()), float(thetas.max())
+    if high - low < period:
+        middle = (low + high) / 2
+        low, high = middle - period / 2, middle + period / 2
+    grid = np.linspace(low - 0.05 * period, high + 0.05 * period, points)
+    final = t.params[-1] if np.all(np.isfinite(t.params[-1])) else t.params[0]
+    probes = np.repeat(final[None, :], points, axis=0)
+    probes[:, j] = grid
+    return grid, result.engine.loss(probes)
+
+
+def _floats(values: Array) -> list[float | None]:
+    return [float(v) if np.isfinite(v) else None for v in values]
+
+
+def gradient_summary(trajectory: Trajectory, config: Config, verdict: Verdict) -> dict[str, Any]:
+    """Gradient magnitude at the start, over the run and near the end."""
+    norms = trajectory.grad_norms()
+    finite = norms[np.isfinite(norms)]
+    tail = finite[-max(1, min(len(finite) // 4, 50)):]
+    summary: dict[str, Any] = {
+        "start": float(finite[0]) if len(finite) else None,
+        "min": float(finite.min()) if len(finite) else None,
+        "max": float(finite.max()) if len(finite) else None,
+        "end_median": float(np.median(tail)) if len(tail) else None,
+        "nonvanishing_at_minimum": False,
+    }
+    cycling_at_min = verdict.kind == "cycling"
+    if config.loss in ("rmse", "l1") and cycling_at_min and summary["end_median"]:
+        summary["nonvanishing_at_minimum"] = True
+        summary["note"] = (f"the {config.loss} gradient does not vanish at the minimum: "
+                           f"near the end it is still {summary['end_median']:.3g}, so fixed "
+                           f"steps of lr x gradient ~ {config.lr * summary['end_median']:.3g} "
+                           "cannot settle")
+    return summary
+
+
+def recover(config: Config, progress: Callable[[int], None] | None = None) -> RecoverResult:
+    """Reproduce the recovery experiment for a config.
+
+    Parameters
+    ----------
+    config : Config
+        The resolved experiment (see :func:`gabordiag.experiment.resolve_config`).
+    progress : callable, optional
+        Called with the step number after each update.
+
+    Returns
+    -------
+    RecoverResult
+
+    Examples
+    --------
+    >>> from gabordiag.experiment import resolve_config
+    >>> cfg, _ = resolve_config({"loss": "mse", "lr": "3e-4", "steps": "200"})
+    >>> recover(cfg).verdict.kind
+    'converged-equivalent'
+    """
+    problem = build_problem(config)
+    engine = make_engine_for(problem, config, evaluations=config.steps)
+    start = np.array([config.start.as_dict()[name] for name in config.learn])
+    trajectory = run_descent(engine, config.optimizer_settings, start, config.steps, progress)
+    verdict = classify(trajectory, engine)
+    return RecoverResult(config=config, engine=engine, trajectory=trajectory,
+                         verdict=verdict, period=loss_period(config),
+                         gradient=gradient_summary(trajectory, config, verdict))

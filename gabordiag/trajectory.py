@@ -1,0 +1,315 @@
+"""Descent trajectories and the verdicts that say what happened.
+
+A poor outcome is data, not an exception: every run ends with a :class:`Verdict`
+(``converged``, ``converged-equivalent``, ``local-minimum``, ``cycling``, ``stalled``,
+``diverged`` or ``not-converged``) that carries the figures that decided it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .objective import Engine, Problem
+from .optim import OptimizerSettings, make_optimizer
+
+__all__ = ["VERDICTS", "Trajectory", "Verdict", "classify", "run_descent"]
+
+Array = NDArray[np.float64]
+
+VERDICTS = ("converged", "converged-equivalent", "local-minimum", "cycling", "stalled",
+            "diverged", "not-converged")
+# Tolerances of the classification (documented in the README).
+KERNEL_RTOL = 1e-3      # |K - K*| / |K*| below this: the kernel is the target's
+PARAM_ATOL = 1e-3       # learned values within this of the target's: not an equivalent
+SETTLED_XTOL = 1e-6     # steps below this (per coordinate) over the last 5 steps: settled
+BOUND = 1e6             # a parameter beyond this has run away
+PERIOD_MAX = 8          # longest cycle period looked for
+PERIOD_RTOL = 0.05      # |x[t+k] - x[t]| (median) below this fraction of the swing
+
+
+@dataclass
+class Trajectory:
+    """Parameters, loss and gradient per step (row 0 is the start).
+
+    ``params``: ``(T+1, n)``; ``loss``: ``(T+1,)``; ``grads``: ``(T+1, n)``;
+    ``names``: the learned parameters. ``stopped_at`` is the step where non-finite
+    values ended the run early (``None`` when every step ran).
+    """
+
+    names: tuple[str, ...]
+    params: Array
+    loss: Array
+    grads: Array
+    stopped_at: int | None = None
+
+    @property
+    def n_steps(self) -> int:
+        """Number of updates taken."""
+        return len(self.loss) - 1
+
+    def step_sizes(self) -> Array:
+        """Euclidean length of each update, ``(T,)``."""
+        return np.linalg.norm(np.diff(self.params, axis=0), axis=1)
+
+    def grad_norms(self) -> Array:
+        """Gradient norm per step, ``(T+1,)``."""
+        return np.linalg.norm(self.grads, axis=1)
+
+
+@dataclass
+class Verdict:
+    """What a run did: ``kind`` (one of :data:`VERDICTS`), a one-paragraph ``message``
+    and the ``evidence`` (plain numbers) that decided it."""
+
+    kind: str
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain Python types, for JSON."""
+        return {"kind": self.kind, "message": self.message, "evidence": _plain(self.evidence)}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def run_descent(engine: Engine, settings: OptimizerSettings, start: Array, steps: int,
+                progress: Callable[[int], None] | None = None) -> Trajectory:
+    """Run ``steps`` optimizer updates from ``start`` (one run).
+
+    Stops early (``stopped_at``) at the first non-finite loss, gradient or parameter
+    or when a parameter leaves ``[-BOUND, BOUND]``; ``progress(step)`` is called after
+    each update.
+    """
+    optimizer = make_optimizer(settings)
+    n = len(start)
+    params = np.full((steps + 1, n), np.nan)
+    loss = np.full(steps + 1, np.nan)
+    grads = np.full((steps + 1, n), np.nan)
+    x = np.asarray(start, dtype=np.float64).reshape(1, n)
+    stopped_at = None
+    with np.errstate(all="ignore"):
+        for t in range(steps + 1):
+            value, grad = engine.loss_and_grad(x)
+            params[t], loss[t], grads[t] = x[0], value[0], grad[0]
+            if not (np.isfinite(value[0]) and np.all(np.isfinite(grad))
+                    and np.all(np.abs(x) <= BOUND)):
+                stopped_at = t
+                break
+            if t == steps:
+                break
+            x = optimizer.step(x, grad)
+            if progress is not None:
+                progress(t + 1)
+    end = steps + 1 if stopped_at is None else stopped_at + 1
+    return Trajectory(engine.problem.learn, params[:end], loss[:end], grads[:end], stopped_at)
+
+
+# -- classification ----------------------------------------------------------------------
+
+def _kernel_error(problem: Problem, values: Array) -> float:
+    kernel, _ = problem.effective_kernels(values, derivatives=False)
+    target, _ = problem.effective_kernels(problem.target_vector(), derivatives=False)
+    return float(np.linalg.norm(kernel[0] - target[0]) / np.linalg.norm(target[0]))
+
+
+def _tail(trajectory: Trajectory) -> int:
+    return max(10, min(trajectory.n_steps // 4, 200))
+
+
+def classify(trajectory: Trajectory, engine: Engine) -> Verdict:
+    """Decide what a run did, with the evidence.
+
+    Parameters
+    ----------
+    trajectory : Trajectory
+        The run.
+    engine : Engine
+        Evaluates the loss near the end of the run (to tell a minimum from a maximum,
+        and to find the minimum a cycle surrounds).
+    """
+    problem = engine.problem
+    t = trajectory
+    if t.stopped_at is not None:
+        return _diverged(t)
+    steps = t.step_sizes()
+    last = steps[-min(5, len(steps)):] if len(steps) else np.zeros(1)
+    if np.all(np.abs(np.diff(t.params[-len(last) - 1:], axis=0)) < SETTLED_XTOL):
+        return _settled(t, engine)
+    return _moving(t, engine)
+
+
+def _diverged(t: Trajectory) -> Verdict:
+    step = t.stopped_at
+    row = t.params[step]
+    what = ("a parameter left [-1e6, 1e6]" if np.all(np.isfinite(row))
+            and np.any(np.abs(row) > BOUND) else "the loss, gradient or a parameter became "
+            "NaN or infinite")
+    return Verdict("diverged", f"Diverged at step {step}: {what}.",
+                   {"step": step, "last_finite_loss": _last_finite(t.loss[:step + 1])})
+
+
+def _last_finite(values: Array) -> float | None:
+    finite = values[np.isfinite(values)]
+    return float(finite[-1]) if len(finite) else None
+
+
+def _settled(t: Trajectory, engine: Engine) -> Verdict:
+    problem = engine.problem
+    final = t.params[-1]
+    grad_norm = float(np.linalg.norm(t.grads[-1]))
+    kerr = _kernel_error(problem, final)
+    distance = float(np.max(np.abs(final - problem.target_vector())))
+    evidence: dict[str, Any] = {"final": dict(zip(t.names, map(float, final))),
+                                "final_loss": float(t.loss[-1]), "final_grad_norm": grad_norm,
+                                "kernel_error": kerr}
+    if kerr < KERNEL_RTOL:
+        if distance < PARAM_ATOL:
+            return Verdict("converged", f"Converged to the target (kernel error {kerr:.1e}).",
+                           evidence)
+        evidence["offset_from_target"] = dict(zip(t.names, map(float, final - problem.target_vector())))
+        return Verdict("converged-equivalent",
+                       "Converged to parameters that give the target's kernel "
+                       f"({_describe(t.names, final)}; kernel error {kerr:.1e}), an angle "
+                       "equivalent to the target.", evidence)
+    shape = _local_shape(engine, final)
+    evidence["shape"] = shape
+    if shape == "minimum":
+        return Verdict("local-minimum",
+                       f"Settled in a local minimum that is not the target's "
+                       f"({_describe(t.names, final)}, loss {t.loss[-1]:.4g}; kernel error "
+                       f"{kerr:.2f}).", evidence)
+    return Verdict("stalled",
+                   f"Stalled at a {shape} ({_describe(t.names, final)}, loss {t.loss[-1]:.4g}, "
+                   f"gradient norm {grad_norm:.2e}): the updates vanished where the loss is "
+                   "not minimal.", evidence)
+
+
+def _describe(names: tuple[str, ...], values: Array) -> str:
+    return ", ".join(f"{n} = {v:.4f}" for n, v in zip(names, values))
+
+
+def _local_shape(engine: Engine, x: Array) -> str:
+    """``minimum``, ``maximum``, ``saddle`` or ``plateau`` from the loss around ``x``."""
+    h = 1e-4 * (1 + np.abs(x))
+    probes = [x]
+    for j in range(len(x)):
+        for sign in (1, -1):
+            p = x.copy()
+            p[j] += sign * h[j]
+            probes.append(p)
+    values = engine.loss(np.array(probes))
+    centre, around = values[0], values[1:]
+    scale = 1e-12 * max(1.0, abs(centre))
+    if np.all(around >= centre - scale):
+        return "plateau" if np.all(np.abs(around - centre) <= scale) else "minimum"
+    if np.all(around <= centre + scale):
+        return "maximum"
+    return "saddle"
+
+
+def _moving(t: Trajectory, engine: Engine) -> Verdict:
+    problem = engine.problem
+    w = _tail(t)
+    tail = t.params[-(w + 1):]
+    deltas = np.diff(tail, axis=0)
+    j = int(np.argmax(np.abs(deltas).sum(axis=0)))  # the coordinate that moves most
+    x = tail[:, j]
+    dx = deltas[:, j]
+    path = float(np.abs(dx).sum())
+    net = float(abs(x[-1] - x[0]))
+    turns = float(np.mean(np.sign(dx[1:]) != np.sign(dx[:-1]))) if len(dx) > 1 else 0.0
+    half = len(dx) // 2
+    early, late = np.median(np.abs(dx[:half])), np.median(np.abs(dx[half:]))
+    evidence: dict[str, Any] = {
+        "tail_steps": w, "coordinate": t.names[j], "turn_fraction": turns,
+        "net_over_path": net / path if path else 0.0,
+        "late_over_early_step": float(late / early) if early else 0.0,
+        "tail_loss_min": float(t.loss[-(w + 1):].min()),
+        "tail_loss_max": float(t.loss[-(w + 1):].max()),
+        "loss_jumps": _loss_jumps(t.loss),
+    }
+    oscillating = turns >= 0.3 and net < 0.5 * path
+    if not oscillating or late < 0.3 * early:
+        what = ("oscillating with shrinking steps" if oscillating
+                else "moving steadily")
+        evidence["final_step"] = float(t.step_sizes()[-1])
+        return Verdict("not-converged",
+                       f"Still {what} when the steps ran out (last step "
+                       f"{evidence['final_step']:.2e}, {_describe(t.names, t.params[-1])}); "
+                       "more steps may settle it.", evidence)
+    period = _period(x)
+    points = x[-period:] if period else x
+    amplitude = float((points.max() - points.min()) / 2)
+    centre = float(points.mean())
+    minimum = _surrounded_minimum(engine, t.params[-1], j, float(x.min()), float(x.max()))
+    evidence.update({"period": period, "amplitude": amplitude, "centre": centre,
+                     **minimum})
+    cycle = f"a limit cycle of period {period}" if period else "an irregular bounded oscillation"
+    around = (f"around the minimum at {t.names[j]} = {minimum['minimum']:.4f}"
+              + (" (the target)" if minimum["minimum_is_exact_target"] else
+                 " (equivalent to the target)" if minimum["minimum_is_target"] else
+                 " (not the target's)"))
+    message = (f"Cycling: {cycle} with amplitude {amplitude:.3g} {around}; the loss jumps "
+               f"between {evidence['tail_loss_min']:.3g} and {evidence['tail_loss_max']:.3g} "
+               "and never settles.")
+    return Verdict("cycling", message, evidence)
+
+
+def _loss_jumps(loss: Array, factor: float = 2.0) -> int:
+    """Number of steps where the loss rose by more than ``factor``."""
+    finite = np.where(np.isfinite(loss), loss, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return int(np.sum(finite[1:] > factor * np.abs(finite[:-1]) + 1e-300))
+
+
+def _period(x: Array) -> int | None:
+    swing = float(x.max() - x.min())
+    if swing == 0:
+        return None
+    for k in range(2, PERIOD_MAX + 1):
+        if len(x) > 2 * k and np.median(np.abs(x[k:] - x[:-k])) < PERIOD_RTOL * swing:
+            return k
+    return None
+
+
+def _surrounded_minimum(engine: Engine, final: Array, j: int, low: float,
+                        high: float) -> dict[str, Any]:
+    """The lowest loss along coordinate ``j`` over the cycle's span."""
+    grid = np.linspace(low, high, 257)
+    probes = np.repeat(final[None, :], len(grid), axis=0)
+    probes[:, j] = grid
+    values = engine.loss(probes)
+    i = int(np.argmin(values))
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+    best, best_value = grid[i], float(values[i])
+    if hi > lo:
+        from scipy.optimize import minimize_scalar
+
+        def along(v: float) -> float:
+            p = final.copy()
+            p[j] = v
+            return float(engine.loss(p[None, :])[0])
+
+        res = minimize_scalar(along, bounds=(lo, hi), method="bounded",
+                              options={"xatol": 1e-10})
+        if res.fun <= best_value:
+            best, best_value = float(res.x), float(res.fun)
+    point = final.copy()
+    point[j] = best
+    problem = engine.problem
+    equivalent = _kernel_error(problem, point) < KERNEL_RTOL
+    exact = equivalent and float(np.max(np.abs(point - problem.target_vector()))) < PARAM_ATOL
+    return {"minimum": float(best), "minimum_loss": best_value,
+            "minimum_is_target": equivalent, "minimum_is_exact_target": exact}
