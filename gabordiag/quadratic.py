@@ -30,6 +30,7 @@ __all__ = ["QuadraticEngine", "gram_matrix", "gram_matrix_patches"]
 
 Array = NDArray[np.float64]
 IntArray = NDArray[np.intp]
+BoolArray = NDArray[np.bool_]
 
 _BLOCK_BYTES = 64 * 2**20  # working memory for one block of patches or kernels
 
@@ -171,7 +172,7 @@ def _autocorrelation(image: Array, m: int) -> Array:
     return corr[np.ix_(lags % shape[0], lags % shape[1])]
 
 
-def _excluded_rows(length: int, m: int, side: str) -> tuple[IntArray, IntArray]:
+def _excluded_rows(length: int, m: int, side: str) -> tuple[IntArray, BoolArray]:
     """Rows ``i`` of the strips a shifted window leaves out, and a validity mask.
 
     For a lag ``d`` the products ``x[i] x[i + d]`` exist for ``i`` in
@@ -222,8 +223,8 @@ def _row_strips(image: Array, m: int) -> tuple[Array, Array]:
     return out[0], out[1]
 
 
-def _corner(image: Array, rows: tuple[IntArray, IntArray],
-            cols: tuple[IntArray, IntArray]) -> Array:
+def _corner(image: Array, rows: tuple[IntArray, BoolArray],
+            cols: tuple[IntArray, BoolArray]) -> Array:
     """2-D prefix sums of the products in one corner, ``(2m+1, 2m+1, m+1, m+1)``."""
     m = rows[0].shape[1]
     lag = np.arange(-m, m + 1)
