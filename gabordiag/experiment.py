@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .errors import ConfigError
 from .images import FILE_SUFFIXES, SYNTHETIC
@@ -114,7 +115,8 @@ KEYS: tuple[str, ...] = tuple(_key(f.name) for f in fields(Config))
 # -- value parsers: raise ValueError("what is allowed") ----------------------------------
 
 _NUMBER = r"(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_PI_FORM = re.compile(rf"^(?P<sign>[-+]?)(?P<num>{_NUMBER})?\s*\*?\s*pi\s*(?:/\s*(?P<den>{_NUMBER}))?$")
+_PI_FORM = re.compile(
+    rf"^(?P<sign>[-+]?)(?P<num>{_NUMBER})?\s*\*?\s*pi\s*(?:/\s*(?P<den>{_NUMBER}))?$")
 _DEG_FORM = re.compile(rf"^(?P<num>[-+]?{_NUMBER})\s*(?:deg|°)$")
 _RAD_FORM = re.compile(rf"^(?P<num>[-+]?{_NUMBER})\s*(?:rad)?$")
 _ANGLE_HELP = "an angle in radians (0.785, -pi/4, 3*pi/4, 2pi) or degrees (45deg)"
@@ -352,8 +354,9 @@ def load_config(path: Path) -> tuple[dict[str, Any], ConfigSource]:
             continue
         canonical = key.replace("_", "-") if key != "lambda" else key
         if canonical not in _PARSERS:
+            tables = ", ".join(f"[{s}]" for s in SECTIONS)
             raise ConfigError(f"{path}: unknown key {key!r}; allowed keys: "
-                              + ", ".join(KEYS) + " and tables " + ", ".join(f"[{s}]" for s in SECTIONS))
+                              f"{', '.join(KEYS)} and tables {tables}")
         values[canonical] = _parse(canonical, value, f"{path}: key {key!r}")
     return values, ConfigSource(path=path, sections=sections)
 

@@ -8,8 +8,9 @@ image, which is how the engines see it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -126,6 +127,10 @@ class Engine(Protocol):
 
     def loss_grad_curv(self, values: Array) -> tuple[Array, Array, Array]:
         """Loss, gradient and the Hessian's diagonal ``(B, n)``."""
+        ...
+
+    def loss(self, values: Array) -> Array:
+        """Loss only, ``(B,)``."""
         ...
 
 

@@ -7,8 +7,9 @@ A poor outcome is data, not an exception: every run ends with a :class:`Verdict`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -139,7 +140,6 @@ def classify(trajectory: Trajectory, engine: Engine) -> Verdict:
         Evaluates the loss near the end of the run (to tell a minimum from a maximum,
         and to find the minimum a cycle surrounds).
     """
-    problem = engine.problem
     t = trajectory
     if t.stopped_at is not None:
         return _diverged(t)
@@ -152,6 +152,7 @@ def classify(trajectory: Trajectory, engine: Engine) -> Verdict:
 
 def _diverged(t: Trajectory) -> Verdict:
     step = t.stopped_at
+    assert step is not None
     row = t.params[step]
     what = ("a parameter left [-1e6, 1e6]" if np.all(np.isfinite(row))
             and np.any(np.abs(row) > BOUND) else "the loss, gradient or a parameter became "
@@ -178,11 +179,13 @@ def _settled(t: Trajectory, engine: Engine) -> Verdict:
         if distance < PARAM_ATOL:
             return Verdict("converged", f"Converged to the target (kernel error {kerr:.1e}).",
                            evidence)
-        evidence["offset_from_target"] = dict(zip(t.names, map(float, final - problem.target_vector())))
+        offset = final - problem.target_vector()
+        evidence["offset_from_target"] = dict(zip(t.names, map(float, offset)))
         return Verdict("converged-equivalent",
                        "Converged to parameters that give the target's kernel "
-                       f"({_describe(t.names, final)}; kernel error {kerr:.1e}), an angle "
-                       "equivalent to the target.", evidence)
+                       f"({_describe(t.names, final)}{_multiples_of_pi(t.names, offset)}; "
+                       f"kernel error {kerr:.1e}): the optimum, at an angle equivalent to "
+                       "the target.", evidence)
     shape = _local_shape(engine, final)
     evidence["shape"] = shape
     if shape == "minimum":
@@ -194,6 +197,16 @@ def _settled(t: Trajectory, engine: Engine) -> Verdict:
                    f"Stalled at a {shape} ({_describe(t.names, final)}, loss {t.loss[-1]:.4g}, "
                    f"gradient norm {grad_norm:.2e}): the updates vanished where the loss is "
                    "not minimal.", evidence)
+
+
+def _multiples_of_pi(names: tuple[str, ...], offset: Array) -> str:
+    """`` = target - 1 pi`` for theta when the offset is a multiple of pi."""
+    if "theta" not in names:
+        return ""
+    k = offset[names.index("theta")] / np.pi
+    if abs(k - round(k)) > 1e-3 or round(k) == 0:
+        return ""
+    return f" = target {'+' if k > 0 else '-'} {abs(round(k))} pi"
 
 
 def _describe(names: tuple[str, ...], values: Array) -> str:
@@ -220,7 +233,6 @@ def _local_shape(engine: Engine, x: Array) -> str:
 
 
 def _moving(t: Trajectory, engine: Engine) -> Verdict:
-    problem = engine.problem
     w = _tail(t)
     tail = t.params[-(w + 1):]
     deltas = np.diff(tail, axis=0)

@@ -77,7 +77,7 @@ def heatmap(kernel: np.ndarray, max_side: int = 21) -> Text:
     limit = float(np.abs(small).max()) or 1.0
 
     def colour(value: float) -> str:
-        level = int(round(200 * min(1.0, abs(value) / limit)))
+        level = round(200 * min(1.0, abs(value) / limit))
         if value > 0:
             return f"rgb(255,{255 - level},{255 - level})"
         return f"rgb({255 - level},{255 - level},255)"

@@ -104,13 +104,15 @@ def setup_panel(config: Config, engine: str, period: Optional[float]) -> Panel:
              "rmsprop": f"alpha {opt.alpha:g}, eps {opt.eps:g}, momentum {opt.momentum:g}",
              "adam": f"betas ({opt.betas[0]:g}, {opt.betas[1]:g}), eps {opt.eps:g}"}[opt.name]
     start = config.start.as_dict()
+    start_text = ", ".join(
+        f"{n} {_angle(start[n]) if n in ('theta', 'psi') else format(start[n], 'g')}"
+        for n in config.learn)
     lines = [
         f"image      {image}{'' if config.standardize else ' (not standardised)'}",
         f"kernel     {config.ksize}x{config.ksize}, sigma {config.sigma:g}, "
         f"lambda {config.lambd:g}, gamma {config.gamma:g}, psi {config.psi:g}",
         f"target     theta {_angle(config.target_theta)}",
-        f"start      " + ", ".join(f"{n} {_angle(start[n]) if n in ('theta', 'psi') else f'{start[n]:g}'}"
-                                   for n in config.learn),
+        f"start      {start_text}",
         f"learned    {', '.join(config.learn)}",
         f"loss       {config.loss}" + (f" (eps {config.loss_eps:g})"
                                        if config.loss == "rmse-eps" else ""),
