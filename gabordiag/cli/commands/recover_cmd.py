@@ -150,13 +150,12 @@ def trajectory_table(result: RecoverResult) -> Table:
         table.add_column(f"{name}", justify="right")
         if name == "theta" and result.period:
             label = "pi" if abs(result.period - math.pi) < 1e-12 else "2pi"
-            table.add_column(f"theta mod {label}\n(target ± {label}/2)", justify="right")
+            table.add_column(f"theta mod {label}", justify="right")
     table.add_column("loss", justify="right")
     for name in t.names:
         table.add_column(f"d loss/d {name}", justify="right")
     table.add_column("step size", justify="right")
     sizes = np.append(t.step_sizes(), np.nan)
-    target = result.config.target.as_dict()
     previous = -1
     for i in _rows_to_show(t.loss):
         if previous >= 0 and i != previous + 1:
@@ -165,8 +164,7 @@ def trajectory_table(result: RecoverResult) -> Table:
         for j, name in enumerate(t.names):
             cells.append(fmt(t.params[i, j]))
             if name == "theta" and result.period:
-                wrapped = _wrap(t.params[i, j], target["theta"], result.period)
-                cells.append(fmt(wrapped))
+                cells.append(fmt(float(t.params[i, j] % result.period)))
         loss_text = fmt(t.loss[i])
         if i > 0 and t.loss[i] > 2.0 * t.loss[i - 1]:
             loss_text = f"[red]{loss_text} ↑[/red]"
@@ -176,11 +174,6 @@ def trajectory_table(result: RecoverResult) -> Table:
         table.add_row(*cells)
         previous = i
     return table
-
-
-def _wrap(value: float, target: float, period: float) -> float:
-    """``value`` mapped into the period centred on the target."""
-    return float(target + (value - target + period / 2) % period - period / 2)
 
 
 def render_recover(result: RecoverResult) -> None:
