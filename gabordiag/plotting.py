@@ -10,8 +10,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
-__all__ = ["kernel_figure", "plot_kernel", "plot_loss_over_steps", "plot_param_over_steps",
-           "plot_trajectory_on_curve", "recover_figure"]
+__all__ = ["kernel_figure", "landscape_2d_figure", "landscape_figure", "plot_kernel",
+           "plot_landscape", "plot_landscape_2d", "plot_loss_over_steps",
+           "plot_param_over_steps", "plot_trajectory_on_curve", "recover_figure"]
 
 Array = NDArray[np.float64]
 
@@ -98,4 +99,113 @@ def kernel_figure(kernels: dict[str, Array]) -> Figure:
     for ax, (name, kernel) in zip(axes, kernels.items()):
         image = plot_kernel(ax, kernel, name)
         fig.colorbar(image, ax=ax, shrink=0.8)
+    return fig
+
+
+def plot_landscape(ax: Axes, landscape: Any, theta0: float | None = None,
+                   target: float | None = None, trajectory: tuple[Array, Array] | None = None
+                   ) -> list[Any]:
+    """Loss (left axis) and gradient (right axis) over one parameter: the period, the
+    target-equivalent values, theta0, every minimum and maximum, the target's basin."""
+    land = landscape
+    step = float(land.grid[1] - land.grid[0])
+    low, high = float(land.grid[0]), float(land.grid[-1])
+    periodic = land.period is not None and abs(high + step - low - land.period) < 1e-9
+    shifts = [0.0]
+    if periodic:  # tile one period so that points at its edges are seen from both sides
+        period = land.period
+        shifts = [-period, 0.0, period]
+        low, high = low - 0.1 * period, low + 1.1 * period
+    grid = np.concatenate([land.grid + s for s in shifts])
+    loss = np.concatenate([land.loss for _ in shifts])
+    grad = np.concatenate([land.grad for _ in shifts])
+    keep = (grid >= low) & (grid <= high)
+    artists: list[Any] = ax.plot(grid[keep], loss[keep], color="C0", lw=1.2, label="loss")
+    twin = ax.twinx()
+    artists += twin.plot(grid[keep], grad[keep], color="C1", lw=0.8, alpha=0.7,
+                         label="gradient")
+    twin.axhline(0.0, color="C1", lw=0.5, alpha=0.4)
+    twin.set_ylabel("d loss / d " + land.param, color="C1")
+    basin = land.facts.get("target_basin", {}) if land.facts else {}
+    if basin.get("from") is not None and basin.get("to") is not None:
+        for s in shifts:
+            a, b = max(basin["from"] + s, low), min(basin["to"] + s, high)
+            if a < b:
+                artists.append(ax.axvspan(a, b, color="C2", alpha=0.08,
+                                          label="target's basin" if s == 0 else None))
+    if target is not None:
+        period = land.period
+        ks = (range(int(np.floor((low - target) / period)),
+                    int(np.ceil((high - target) / period)) + 1) if period else [0])
+        for k in ks:
+            value = target + k * (period or 0.0)
+            if low <= value <= high:
+                artists.append(ax.axvline(value, color="C2", ls="--", lw=1.0,
+                                          label="target" if k == 0 else None))
+    if periodic:
+        first = float(land.grid[0])
+        for edge in (first, first + land.period):
+            artists.append(ax.axvline(edge, color="0.5", ls=":", lw=0.8))
+        name = "pi" if abs(land.period - np.pi) < 1e-9 else "2pi"
+        artists.append(ax.annotate(f"<- one period ({name}) ->",
+                                   xy=(first + land.period / 2, 1.0),
+                                   xycoords=("data", "axes fraction"), ha="center",
+                                   va="bottom", fontsize="small"))
+    for p in land.stationary_points:
+        marker = "v" if p.kind == "minimum" else "^"
+        color = "C2" if p.target_equivalent else ("C3" if p.kind == "minimum" else "0.4")
+        for s in shifts:
+            value = p.value + s
+            if not low <= value <= high:
+                continue
+            artists += ax.plot([value], [p.loss], marker, color=color, ms=6)
+            artists.append(ax.annotate(f"{p.kind[:3]} {value:.3f}", (value, p.loss),
+                                       textcoords="offset points", xytext=(3, 5),
+                                       fontsize="x-small"))
+    if theta0 is not None and low <= theta0 <= high:
+        artists.append(ax.axvline(theta0, color="C4", lw=1.0, label=f"start {theta0:.3f}"))
+    if trajectory is not None:
+        artists += ax.plot(trajectory[0], trajectory[1], ".-", color="C3", ms=2, lw=0.4,
+                           alpha=0.6, label="descent")
+    ax.set_xlabel(land.param)
+    ax.set_ylabel("loss", color="C0")
+    ax.set_xlim(low, high)
+    ax.legend(loc="upper right", fontsize="x-small")
+    return artists
+
+
+def landscape_figure(landscape: Any, theta0: float | None, target: float | None,
+                     trajectory: tuple[Array, Array] | None, title: str) -> Figure:
+    """The one-parameter landscape as a figure."""
+    fig = Figure(figsize=(9, 4.2), layout="constrained")
+    plot_landscape(fig.subplots(), landscape, theta0, target, trajectory)
+    fig.suptitle(title, fontsize="medium")
+    return fig
+
+
+def plot_landscape_2d(ax: Axes, landscape: Any) -> list[Any]:
+    """The loss over two parameters as a heatmap, grid minima and maxima marked."""
+    land = landscape
+    mesh = ax.pcolormesh(land.grid2, land.grid, land.loss, shading="nearest", cmap="viridis")
+    artists: list[Any] = [mesh]
+    if land.minima:
+        artists += ax.plot([m[1] for m in land.minima], [m[0] for m in land.minima], "v",
+                           color="white", ms=6, label="minimum")
+    if land.maxima:
+        artists += ax.plot([m[1] for m in land.maxima], [m[0] for m in land.maxima], "^",
+                           color="red", ms=6, label="maximum")
+    ax.set_xlabel(land.params[1])
+    ax.set_ylabel(land.params[0])
+    if land.minima or land.maxima:
+        ax.legend(loc="upper right", fontsize="x-small")
+    return artists
+
+
+def landscape_2d_figure(landscape: Any, title: str) -> Figure:
+    """The two-parameter landscape as a figure with a colour bar."""
+    fig = Figure(figsize=(7, 5.5), layout="constrained")
+    ax = fig.subplots()
+    mesh = plot_landscape_2d(ax, landscape)[0]
+    fig.colorbar(mesh, ax=ax, label="loss")
+    fig.suptitle(title, fontsize="medium")
     return fig

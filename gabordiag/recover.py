@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,8 +24,9 @@ SCHEMA = "gabordiag.recover/1"
 Array = NDArray[np.float64]
 
 
-def build_problem(config: Config) -> Problem:
-    """The image, target and loss of an experiment."""
+def build_problem(config: Config, learn: tuple[str, ...] | None = None) -> Problem:
+    """The image, target and loss of an experiment (``learn`` overrides the config's
+    learned parameters, e.g. for a landscape over another one)."""
     image = make_image(config.image, size=config.size, seed=config.seed,
                        theta=config.target_theta, wavelength=config.lambd,
                        standardized=config.standardize)
@@ -33,7 +35,7 @@ def build_problem(config: Config) -> Problem:
                           f"({image.shape[0]}x{image.shape[1]}); use a smaller ksize, a "
                           "larger image or --boundary same")
     return Problem(image=image, ksize=config.ksize, target=config.target,
-                   learn=config.learn, loss=Loss(config.loss, eps=config.loss_eps),
+                   learn=learn or config.learn, loss=Loss(config.loss, eps=config.loss_eps),
                    op=config.op, boundary=config.boundary)
 
 
