@@ -124,25 +124,26 @@ def gram_matrix(padded: ArrayLike, ksize: int) -> Array:
             "bottom": _excluded_rows(image.shape[0], m, "bottom")}
     cols = {"left": _excluded_rows(image.shape[1], m, "top"),
             "right": _excluded_rows(image.shape[1], m, "bottom")}
-    corners = {(r, c): _corner(image, rows[r], cols[c]) for r in rows for c in cols}
 
     g4 = np.empty((ksize, ksize, ksize, ksize))  # [u1, v1, u2, v2]
-    u2 = np.arange(ksize)[:, None, None]
     v1 = np.arange(ksize)[None, :, None]
     v2 = np.arange(ksize)[None, None, :]
     dv = v2 - v1 + m
     near_v, far_v = np.minimum(v1, v2), m - np.maximum(v1, v2)
-    for u1 in range(ksize):
-        du = u2 - u1 + m
+    for du in range(-m, m + 1):  # one row lag at a time keeps the corner tables small
+        u1 = np.arange(max(0, -du), min(ksize, ksize - du))[:, None, None]
+        u2 = u1 + du
         near_u, far_u = np.minimum(u1, u2), m - np.maximum(u1, u2)
-        block = (full[du, dv]
-                 - top[du, dv, near_u] - bottom[du, dv, far_u]
-                 - left[du, dv, near_v] - right[du, dv, far_v]
-                 + corners["top", "left"][du, dv, near_u, near_v]
-                 + corners["top", "right"][du, dv, near_u, far_v]
-                 + corners["bottom", "left"][du, dv, far_u, near_v]
-                 + corners["bottom", "right"][du, dv, far_u, far_v])
-        g4[u1] = block.transpose(1, 0, 2)  # [u2, v1, v2] -> [v1, u2, v2]
+        lag = du + m
+        corner = {(r, c): _corner(image, du, rows[r], cols[c]) for r in rows for c in cols}
+        g4[u1, v1, u2, v2] = (
+            full[lag, dv]
+            - top[lag, dv, near_u] - bottom[lag, dv, far_u]
+            - left[lag, dv, near_v] - right[lag, dv, far_v]
+            + corner["top", "left"][dv, near_u, near_v]
+            + corner["top", "right"][dv, near_u, far_v]
+            + corner["bottom", "left"][dv, far_u, near_v]
+            + corner["bottom", "right"][dv, far_u, far_v])
     gram = g4.reshape(ksize * ksize, ksize * ksize)
     return 0.5 * (gram + gram.T)
 
@@ -206,34 +207,43 @@ def _row_strips(image: Array, m: int) -> tuple[Array, Array]:
 
     Returns ``top`` and ``bottom``, each ``(2m + 1, 2m + 1, m + 1)``: entry
     ``[du + m, dv + m, t]`` is the sum over the first (last) ``t`` rows of the lag's
-    row range of ``sum_j x[i, j] x[i + du, j + dv]`` (all columns where both exist).
+    row range of ``sum_j x[i, j] x[i + du, j + dv]`` (all columns where both exist),
+    each row pair correlated by FFT for all ``dv`` at once.
     """
-    width = image.shape[1]
+    height, width = image.shape
     n_fft = _fast_len(width + m)
     spectra = np.fft.rfft(image, n=n_fft, axis=1)
-    du = np.arange(-m, m + 1)[:, None]
     lags = np.arange(-m, m + 1) % n_fft
     out = []
     for side in ("top", "bottom"):
-        rows, valid = _excluded_rows(image.shape[0], m, side)
-        partners = np.clip(rows + du, 0, image.shape[0] - 1)
-        cross = np.fft.irfft(np.conj(spectra[rows]) * spectra[partners], n=n_fft, axis=-1)
-        sums = cross[..., lags] * valid[..., None]  # [du, s, dv]
-        out.append(_prefix(sums.transpose(0, 2, 1), axes=(2,)))
+        rows, valid = _excluded_rows(height, m, side)
+        table = np.zeros((2 * m + 1, 2 * m + 1, m + 1))
+        for du in range(-m, m + 1):  # one lag at a time bounds the memory
+            r = rows[du + m]
+            partners = np.clip(r + du, 0, height - 1)
+            cross = np.fft.irfft(np.conj(spectra[r]) * spectra[partners], n=n_fft, axis=-1)
+            sums = cross[:, lags] * valid[du + m][:, None]  # [s, dv]
+            table[du + m] = _prefix(sums.T, axes=(1,))
+        out.append(table)
     return out[0], out[1]
 
 
-def _corner(image: Array, rows: tuple[IntArray, BoolArray],
+def _corner(image: Array, du: int, rows: tuple[IntArray, BoolArray],
             cols: tuple[IntArray, BoolArray]) -> Array:
-    """2-D prefix sums of the products in one corner, ``(2m+1, 2m+1, m+1, m+1)``."""
+    """2-D prefix sums of the products in one corner at row lag ``du``.
+
+    Shape ``(2m + 1, m + 1, m + 1)``: entry ``[dv + m, t, l]`` sums
+    ``x[i, j] x[i + du, j + dv]`` over the first ``t`` excluded rows and ``l``
+    excluded columns.
+    """
     m = rows[0].shape[1]
-    lag = np.arange(-m, m + 1)
-    r, r_ok = rows[0][:, None, :, None], rows[1][:, None, :, None]
-    c, c_ok = cols[0][None, :, None, :], cols[1][None, :, None, :]
-    r2 = np.clip(r + lag[:, None, None, None], 0, image.shape[0] - 1)
-    c2 = np.clip(c + lag[None, :, None, None], 0, image.shape[1] - 1)
+    r = rows[0][du + m][None, :, None]
+    r_ok = rows[1][du + m][None, :, None]
+    c, c_ok = cols[0][:, None, :], cols[1][:, None, :]
+    r2 = np.clip(r + du, 0, image.shape[0] - 1)
+    c2 = np.clip(c + np.arange(-m, m + 1)[:, None, None], 0, image.shape[1] - 1)
     products = image[r, c] * image[r2, c2] * (r_ok & c_ok)
-    return _prefix(products, axes=(2, 3))
+    return _prefix(products, axes=(1, 2))
 
 
 class QuadraticEngine:
