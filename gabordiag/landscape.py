@@ -250,9 +250,8 @@ def _roots(engine: Engine, base: Array, j: int, grid: Array, grad: Array, period
            low: float, high: float) -> list[float]:
     spectral_roots = getattr(engine, "stationary_points", None)
     if periodic and callable(spectral_roots) and len(base) == 1:
-        roots = sorted(float(low + (p.theta if hasattr(p, "theta") else p[0] - low)
-                             % (high - low)) for p in spectral_roots())
-        return roots
+        # exact roots of the Fourier series, mapped into the sampled period
+        return sorted(float(low + (p.theta - low) % (high - low)) for p in spectral_roots())
     return _roots_on_grid(engine, base, j, grid, grad, periodic)
 
 

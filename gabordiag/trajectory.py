@@ -17,7 +17,8 @@ from numpy.typing import NDArray
 from .objective import Engine, Problem
 from .optim import OptimizerSettings, make_optimizer
 
-__all__ = ["VERDICTS", "Trajectory", "Verdict", "classify", "run_descent"]
+__all__ = ["VERDICTS", "Descents", "Trajectory", "Verdict", "classify", "run_descent",
+           "run_descents"]
 
 Array = NDArray[np.float64]
 
@@ -28,7 +29,7 @@ KERNEL_RTOL = 1e-3      # |K - K*| / |K*| below this: the kernel is the target's
 PARAM_ATOL = 1e-3       # learned values within this of the target's: not an equivalent
 SETTLED_XTOL = 1e-6     # steps below this (per coordinate) over the last 5 steps: settled
 BOUND = 1e6             # a parameter beyond this has run away
-PERIOD_MAX = 8          # longest cycle period looked for
+PERIOD_MAX = 32         # longest cycle period looked for
 PERIOD_RTOL = 0.05      # |x[t+k] - x[t]| (median) below this fraction of the swing
 
 
@@ -85,36 +86,83 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@dataclass
+class Descents:
+    """A batch of runs: ``params (T+1, B, n)``, ``loss (T+1, B)``, ``grads (T+1, B, n)``
+    and ``stopped_at (B,)`` (-1 where every step ran)."""
+
+    names: tuple[str, ...]
+    params: Array
+    loss: Array
+    grads: Array
+    stopped_at: NDArray[np.int64]
+
+    def run(self, b: int) -> Trajectory:
+        """Run ``b`` as a :class:`Trajectory`."""
+        stop = int(self.stopped_at[b])
+        end = len(self.loss) if stop < 0 else stop + 1
+        return Trajectory(self.names, self.params[:end, b], self.loss[:end, b],
+                          self.grads[:end, b], None if stop < 0 else stop)
+
+
+def run_descents(engine: Engine, settings: OptimizerSettings, starts: Array, steps: int,
+                 lr: Array | float | None = None,
+                 progress: Callable[[int], None] | None = None) -> Descents:
+    """Run a batch of descents at once, one vectorised optimizer step per iteration.
+
+    Parameters
+    ----------
+    engine : Engine
+    settings : OptimizerSettings
+    starts : array ``(B, n)``
+        Starting values of the learned parameters, one row per run.
+    steps : int
+        Optimizer updates per run.
+    lr : float or array ``(B,)``, optional
+        Learning rate per run (default: the settings' lr).
+    progress : callable, optional
+        Called with the step number after each update.
+
+    A run stops (and is frozen) at the first non-finite loss, gradient or parameter,
+    or when a parameter leaves ``[-BOUND, BOUND]``.
+    """
+    optimizer = make_optimizer(settings)
+    x = np.array(starts, dtype=np.float64, ndmin=2)
+    batch, n = x.shape
+    rates = settings.lr if lr is None else lr
+    params = np.full((steps + 1, batch, n), np.nan)
+    loss = np.full((steps + 1, batch), np.nan)
+    grads = np.full((steps + 1, batch, n), np.nan)
+    stopped = np.full(batch, -1, dtype=np.int64)
+    alive = np.ones(batch, dtype=bool)
+    with np.errstate(all="ignore"):
+        for t in range(steps + 1):
+            value, grad = engine.loss_and_grad(x)
+            params[t], loss[t], grads[t] = x, value, grad
+            bad = alive & ~(np.isfinite(value) & np.all(np.isfinite(grad), axis=1)
+                            & np.all(np.abs(x) <= BOUND, axis=1))
+            stopped[bad] = t
+            alive &= ~bad
+            if t == steps or not alive.any():
+                break
+            # frozen runs keep stepping on finite placeholders; their rows are not read
+            safe_grad = np.where(alive[:, None], grad, 0.0)
+            x = optimizer.step(np.where(alive[:, None], x, 0.0), safe_grad, rates)
+            if progress is not None:
+                progress(t + 1)
+    return Descents(engine.problem.learn, params, loss, grads, stopped)
+
+
 def run_descent(engine: Engine, settings: OptimizerSettings, start: Array, steps: int,
                 progress: Callable[[int], None] | None = None) -> Trajectory:
-    """Run ``steps`` optimizer updates from ``start`` (one run).
+    """Run ``steps`` optimizer updates from ``start`` (one run of :func:`run_descents`).
 
     Stops early (``stopped_at``) at the first non-finite loss, gradient or parameter
     or when a parameter leaves ``[-BOUND, BOUND]``; ``progress(step)`` is called after
     each update.
     """
-    optimizer = make_optimizer(settings)
-    n = len(start)
-    params = np.full((steps + 1, n), np.nan)
-    loss = np.full(steps + 1, np.nan)
-    grads = np.full((steps + 1, n), np.nan)
-    x = np.asarray(start, dtype=np.float64).reshape(1, n)
-    stopped_at = None
-    with np.errstate(all="ignore"):
-        for t in range(steps + 1):
-            value, grad = engine.loss_and_grad(x)
-            params[t], loss[t], grads[t] = x[0], value[0], grad[0]
-            if not (np.isfinite(value[0]) and np.all(np.isfinite(grad))
-                    and np.all(np.abs(x) <= BOUND)):
-                stopped_at = t
-                break
-            if t == steps:
-                break
-            x = optimizer.step(x, grad)
-            if progress is not None:
-                progress(t + 1)
-    end = steps + 1 if stopped_at is None else stopped_at + 1
-    return Trajectory(engine.problem.learn, params[:end], loss[:end], grads[:end], stopped_at)
+    start_row = np.asarray(start, dtype=np.float64).reshape(1, -1)
+    return run_descents(engine, settings, start_row, steps, progress=progress).run(0)
 
 
 # -- classification ----------------------------------------------------------------------
@@ -252,7 +300,7 @@ def _moving(t: Trajectory, engine: Engine) -> Verdict:
         "tail_loss_max": float(t.loss[-(w + 1):].max()),
         "loss_jumps": _loss_jumps(t.loss),
     }
-    oscillating = turns >= 0.3 and net < 0.5 * path
+    oscillating = turns >= 0.05 and net < 0.5 * path
     if not oscillating or late < 0.3 * early:
         what = ("oscillating with shrinking steps" if oscillating
                 else "moving steadily")
