@@ -23,7 +23,7 @@ from .objective import BOUNDARIES, OPS
 from .optim import DEFAULT_LR, OPTIMIZERS, OptimizerSettings
 
 __all__ = ["ENGINES", "SECTIONS", "Config", "ConfigSource", "config_to_toml", "load_config",
-           "parse_angle", "resolve_config"]
+           "parse_angle", "parse_option", "resolve_config"]
 
 ENGINES = ("auto", "direct", "quadratic", "spectral")
 # Tables a config file may hold besides the experiment keys; their content belongs to
@@ -320,6 +320,11 @@ def _parse(key: str, value: Any, label: str) -> Any:
         return _PARSERS[key](value)
     except ValueError as exc:
         raise ConfigError(f"{label}: invalid value {_show(value)}; expected {exc}") from None
+
+
+def parse_option(key: str, value: Any) -> Any:
+    """Validate one command-line value for config key ``key`` (errors name ``--key``)."""
+    return _parse(key, value, f"--{key}")
 
 
 def _show(value: Any) -> str:

@@ -10,9 +10,10 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
-__all__ = ["kernel_figure", "landscape_2d_figure", "landscape_figure", "plot_kernel",
+__all__ = ["OUTCOME_COLOURS", "basins_figure", "kernel_figure", "landscape_2d_figure", "landscape_figure", "plot_kernel",
            "plot_landscape", "plot_landscape_2d", "plot_loss_over_steps",
-           "plot_param_over_steps", "plot_trajectory_on_curve", "recover_figure"]
+           "plot_outcome_map", "plot_param_over_steps", "plot_trajectory_on_curve",
+           "recover_figure"]
 
 Array = NDArray[np.float64]
 
@@ -208,4 +209,55 @@ def landscape_2d_figure(landscape: Any, title: str) -> Figure:
     mesh = plot_landscape_2d(ax, landscape)[0]
     fig.colorbar(mesh, ax=ax, label="loss")
     fig.suptitle(title, fontsize="medium")
+    return fig
+
+
+OUTCOME_COLOURS = {"converged": "#1a9850", "converged-equivalent": "#91cf60",
+                   "local-minimum": "#fdae61", "cycling": "#d73027", "stalled": "#fee08b",
+                   "diverged": "#4d4d4d", "not-converged": "#abd9e9"}
+
+
+def plot_outcome_map(ax: Axes, starts: Array, labels: list[str],
+                     outcomes: list[list[str]]) -> list[Any]:
+    """Start x case grid coloured by verdict kind."""
+    from matplotlib.colors import ListedColormap
+
+    kinds = list(OUTCOME_COLOURS)
+    codes = np.array([[kinds.index(kind) for kind in row] for row in outcomes])
+    step = float(starts[1] - starts[0]) if len(starts) > 1 else 1.0
+    extent = (float(starts[0]) - step / 2, float(starts[-1]) + step / 2, len(labels) - 0.5,
+              -0.5)
+    image = ax.imshow(codes, aspect="auto", interpolation="nearest", extent=extent,
+                      cmap=ListedColormap(list(OUTCOME_COLOURS.values())), vmin=-0.5,
+                      vmax=len(kinds) - 0.5)
+    ax.set_yticks(range(len(labels)), labels, fontsize="small")
+    ax.set_xlabel("starting theta (rad)")
+    from matplotlib.patches import Patch
+
+    present = sorted({kind for row in outcomes for kind in row}, key=kinds.index)
+    ax.legend(handles=[Patch(color=OUTCOME_COLOURS[k], label=k) for k in present],
+              loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=4, fontsize="x-small")
+    return [image]
+
+
+def basins_figure(result: Any, landscape: Any) -> Figure:
+    """The loss over theta above the map of outcomes, on a shared theta axis."""
+    labels = [f"{c.loss} {c.optimizer} lr={c.lr:g}" for c in result.cases]
+    height = 2.6 + 0.35 * len(labels)
+    fig = Figure(figsize=(9, height + 1.2), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True,
+                               gridspec_kw={"height_ratios": [2.4, max(1.0, 0.35 * len(labels))]})
+    starts = np.asarray(result.starts)
+    period = landscape.period or (starts[-1] - starts[0])
+    first = float(starts[0])
+    grid = first + (landscape.grid - first) % period
+    order = np.argsort(grid)
+    top.plot(grid[order], landscape.loss[order], color="C0", lw=1.2)
+    for p in landscape.stationary_points:
+        x = first + (p.value - first) % period
+        top.plot([x], [p.loss], "v" if p.kind == "minimum" else "^",
+                 color="C2" if p.target_equivalent else "C3", ms=6)
+    top.set_ylabel("loss")
+    top.set_title("loss over theta (the basins line up with it)", fontsize="small")
+    plot_outcome_map(bottom, starts, labels, [c.kinds for c in result.cases])
     return fig

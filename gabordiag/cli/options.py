@@ -7,6 +7,7 @@ one-line errors.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from collections.abc import Callable
@@ -125,18 +126,32 @@ def _param_name(key: str) -> str:
     return "lambd" if key == "lambda" else key.replace("-", "_")
 
 
-def with_experiment_options(func: Callable[..., Any]) -> Callable[..., Any]:
+def _as_list(annotation: Any, help_suffix: str) -> Any:
+    """The same option, accepting several values (``--lr 1e-4 --lr 1e-3``)."""
+    info = copy.copy(annotation.__metadata__[0])
+    info.help = f"{info.help} {help_suffix}"
+    return Annotated[Optional[list[str]], info]
+
+
+def with_experiment_options(func: Callable[..., Any] | None = None, *,
+                            multi: tuple[str, ...] = ()) -> Any:
     """Add the experiment options to a command.
 
     The command receives them as ``experiment: dict`` (config key -> raw value or
-    ``None``) and ``config_path``.
+    ``None``) and ``config_path``. Keys in ``multi`` accept several values; the command
+    then also receives ``several: dict`` (key -> list of raw values, or ``None``) and
+    the experiment gets the first value.
     """
+    if func is None:
+        return functools.partial(with_experiment_options, multi=multi)
     signature = inspect.signature(func)
     own = [p for name, p in signature.parameters.items()
-           if name not in ("experiment", "config_path")]
+           if name not in ("experiment", "config_path", "several")]
+    annotations = {key: (_as_list(a, "Repeat to compare several.") if key in multi else a)
+                   for key, a in EXPERIMENT_OPTIONS.items()}
     extra = [inspect.Parameter(_param_name(key), inspect.Parameter.KEYWORD_ONLY,
                                default=None, annotation=annotation)
-             for key, annotation in EXPERIMENT_OPTIONS.items()]
+             for key, annotation in annotations.items()]
 
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> Any:
@@ -144,6 +159,11 @@ def with_experiment_options(func: Callable[..., Any]) -> Callable[..., Any]:
         config_path = values.pop("config")
         if values.get("learn") is not None:
             values["learn"] = ",".join(values["learn"])
+        several = {key: values[key] for key in multi}
+        for key in multi:
+            values[key] = values[key][0] if values[key] else None
+        if multi:
+            kwargs["several"] = several
         return func(experiment=values, config_path=config_path, **kwargs)
 
     wrapper.__signature__ = signature.replace(parameters=own + extra)  # type: ignore[attr-defined]

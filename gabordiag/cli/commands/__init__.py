@@ -1,3 +1,3 @@
 """Command modules; importing one registers its command on the app."""
 
-from . import config_cmd, kernel_cmd, landscape_cmd, recover_cmd  # noqa: F401
+from . import basins_cmd, config_cmd, kernel_cmd, landscape_cmd, recover_cmd  # noqa: F401
