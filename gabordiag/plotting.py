@@ -245,8 +245,8 @@ def basins_figure(result: Any, landscape: Any) -> Figure:
     labels = [f"{c.loss} {c.optimizer} lr={c.lr:g}" for c in result.cases]
     height = 2.6 + 0.35 * len(labels)
     fig = Figure(figsize=(9, height + 1.2), layout="constrained")
-    top, bottom = fig.subplots(2, 1, sharex=True,
-                               gridspec_kw={"height_ratios": [2.4, max(1.0, 0.35 * len(labels))]})
+    ratios = [2.4, max(1.0, 0.35 * len(labels))]
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": ratios})
     starts = np.asarray(result.starts)
     period = landscape.period or (starts[-1] - starts[0])
     first = float(starts[0])
