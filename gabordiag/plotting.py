@@ -10,10 +10,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
-__all__ = ["OUTCOME_COLOURS", "basins_figure", "kernel_figure", "landscape_2d_figure", "landscape_figure", "plot_kernel",
-           "plot_landscape", "plot_landscape_2d", "plot_loss_over_steps",
-           "plot_outcome_map", "plot_param_over_steps", "plot_trajectory_on_curve",
-           "recover_figure"]
+__all__ = [
+    "OUTCOME_COLOURS", "basins_figure", "kernel_figure", "landscape_2d_figure",
+    "landscape_figure", "plot_kernel", "plot_landscape", "plot_landscape_2d",
+    "plot_loss_over_steps", "plot_outcome_map", "plot_param_over_steps",
+    "plot_trajectory_on_curve", "recover_figure",
+]
 
 Array = NDArray[np.float64]
 
