@@ -1,3 +1,10 @@
 """Command modules; importing one registers its command on the app."""
 
-from . import basins_cmd, config_cmd, kernel_cmd, landscape_cmd, recover_cmd  # noqa: F401
+from . import (  # noqa: F401
+    basins_cmd,
+    check_cmd,
+    config_cmd,
+    kernel_cmd,
+    landscape_cmd,
+    recover_cmd,
+)
