@@ -75,6 +75,10 @@ def load_image(path: Path) -> Array:
             from PIL import Image  # matplotlib depends on Pillow already
 
             with Image.open(path) as img:
+                if img.mode in ("LA", "La"):
+                    img = img.convert("L")
+                elif img.mode not in ("1", "L", "I", "I;16", "I;16B", "F", "RGB", "RGBA"):
+                    img = img.convert("RGB")  # palette, CMYK, YCbCr: decode colours first
                 data = np.asarray(img)
     except ImageError:
         raise

@@ -253,7 +253,6 @@ def test_load_png_rgba_drops_alpha(tmp_path, pil_image):
                                atol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="package bug: palette PNGs load as palette indices")
 def test_load_png_palette(tmp_path, pil_image):
     rgb = np.random.default_rng(6).integers(0, 256, (8, 9, 3), dtype=np.uint8)
     path = tmp_path / "palette.png"
@@ -264,7 +263,6 @@ def test_load_png_palette(tmp_path, pil_image):
     np.testing.assert_allclose(load_image(path), decoded @ BT601, atol=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="package bug: CMYK JPEGs are read as RGBA")
 def test_load_jpeg_cmyk(tmp_path, pil_image):
     path = tmp_path / "cmyk.jpg"
     pil_image.fromarray(_smooth_rgb()).convert("CMYK").save(path, quality=95)
