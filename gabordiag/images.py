@@ -89,6 +89,8 @@ def load_image(path: Path) -> Array:
 
 def standardize(image: Array) -> Array:
     """Zero mean, unit standard deviation; a constant image is an error."""
+    if not np.all(np.isfinite(image)):
+        raise ImageError("image contains NaN or infinite values")
     std = float(image.std())
     if not std > 1e-12 * max(1.0, float(np.abs(image).max())):
         raise ImageError("the image is constant: it carries no orientation information "
