@@ -237,6 +237,8 @@ class SpectralEngine:
         h = self._series.evaluate(sh, ch, order)
         out = _product_rule(_one_minus_cos(sh, ch, self.omega), h)
         out[0] = np.maximum(out[0], 0.0)
+        for extra in range(order + 1, 3):
+            out[extra] = np.zeros_like(out[0])
         return tuple(part.reshape(angles.shape) for part in out)  # type: ignore[return-value]
 
     def _loss_derivatives(self, values: ArrayLike, order: int) -> list[Array]:
