@@ -39,7 +39,7 @@ class BasinCase:
         """Fraction of starts per verdict, success rate and median steps to converge."""
         n = len(self.kinds)
         fractions = {kind: self.kinds.count(kind) / n for kind in VERDICTS}
-        steps = [s for s in self.steps_to_converge if s is not None]
+        steps = [s for s in self.steps_to_converge if s]  # a start at the target is no run
         return {"fractions": fractions,
                 "success_rate": fractions["converged"] + fractions["converged-equivalent"],
                 "median_steps_to_converge": float(np.median(steps)) if steps else None}

@@ -74,7 +74,8 @@ def load_image(path: Path) -> Array:
         else:
             from PIL import Image  # matplotlib depends on Pillow already
 
-            with Image.open(path) as img:
+            with Image.open(path) as opened:
+                img: Image.Image = opened
                 if img.mode in ("LA", "La"):
                     img = img.convert("L")
                 elif img.mode not in ("1", "L", "I", "I;16", "I;16B", "F", "RGB", "RGBA"):

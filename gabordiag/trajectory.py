@@ -107,7 +107,8 @@ class Descents:
 
 def run_descents(engine: Engine, settings: OptimizerSettings, starts: Array, steps: int,
                  lr: Array | float | None = None,
-                 progress: Callable[[int], None] | None = None) -> Descents:
+                 progress: Callable[[int], None] | None = None,
+                 schedule: Callable[[int], float] | None = None) -> Descents:
     """Run a batch of descents at once, one vectorised optimizer step per iteration.
 
     Parameters
@@ -122,6 +123,9 @@ def run_descents(engine: Engine, settings: OptimizerSettings, starts: Array, ste
         Learning rate per run (default: the settings' lr).
     progress : callable, optional
         Called with the step number after each update.
+    schedule : callable, optional
+        ``schedule(t)`` multiplies the learning rate of update ``t`` (0-based), like a
+        torch.optim.lr_scheduler stepped once per update.
 
     A run stops (and is frozen) at the first non-finite loss, gradient or parameter,
     or when a parameter leaves ``[-BOUND, BOUND]``.
@@ -147,7 +151,8 @@ def run_descents(engine: Engine, settings: OptimizerSettings, starts: Array, ste
                 break
             # frozen runs keep stepping on finite placeholders; their rows are not read
             safe_grad = np.where(alive[:, None], grad, 0.0)
-            x = optimizer.step(np.where(alive[:, None], x, 0.0), safe_grad, rates)
+            rate = rates if schedule is None else np.asarray(rates) * schedule(t)
+            x = optimizer.step(np.where(alive[:, None], x, 0.0), safe_grad, rate)
             if progress is not None:
                 progress(t + 1)
     return Descents(engine.problem.learn, params, loss, grads, stopped)

@@ -7,4 +7,5 @@ from . import (  # noqa: F401
     kernel_cmd,
     landscape_cmd,
     recover_cmd,
+    remedies_cmd,
 )
