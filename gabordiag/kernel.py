@@ -13,8 +13,8 @@ give kernels of shape ``S + (ksize, ksize)``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray

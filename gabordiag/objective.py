@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
-from .kernel import PARAM_NAMES, GaborParams, kernel_derivatives
+from .custom import KernelModel
+from .kernel import PARAM_NAMES, GaborParams, theta_period
 from .losses import Loss
 
 __all__ = ["BOUNDARIES", "OPS", "DirectEngine", "Engine", "Problem", "pad_image"]
@@ -66,6 +67,7 @@ class Problem:
     loss: Loss
     op: str = "correlate"
     boundary: str = "valid"
+    model: KernelModel = field(default_factory=KernelModel)
     padded: Array = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -74,6 +76,19 @@ class Problem:
             raise ValueError(f"the image ({self.image.shape[0]}x{self.image.shape[1]}) "
                              f"is smaller than the kernel ({self.ksize}) for a "
                              f"{self.boundary} boundary")
+
+    @property
+    def theta_period(self) -> float:
+        """The kernel's period in theta: pi or 2 pi for the Gabor kernel (from psi); 2 pi
+        for a user kernel, whose symmetry is not known."""
+        if self.model.name != "gabor":
+            return float(2 * np.pi)
+        return theta_period(self.target.psi)
+
+    def kernels(self, params: Mapping[str, ArrayLike], names: tuple[str, ...] = (),
+                order: int = 1) -> tuple[Array, dict[str, Array]]:
+        """Kernels (not flipped) and derivatives from the problem's kernel model."""
+        return self.model.derivatives(self.ksize, params, names, order)
 
     @property
     def out_shape(self) -> tuple[int, int]:
@@ -108,7 +123,7 @@ class Problem:
                           derivatives: bool = True) -> tuple[Array, dict[str, Array]]:
         """Kernels as the valid correlation sees them (flipped for ``convolve``)."""
         names = self.learn if derivatives else ()
-        k, d = kernel_derivatives(self.ksize, self.full_params(values), names, order)
+        k, d = self.model.derivatives(self.ksize, self.full_params(values), names, order)
         if self.op == "convolve":
             k = k[..., ::-1, ::-1]
             d = {name: v[..., ::-1, ::-1] for name, v in d.items()}

@@ -13,8 +13,16 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DEFAULT_LR", "OPTIMIZERS", "Adam", "Optimizer", "OptimizerSettings",
-           "RMSprop", "SGD", "make_optimizer"]
+__all__ = [
+    "DEFAULT_LR",
+    "OPTIMIZERS",
+    "SGD",
+    "Adam",
+    "Optimizer",
+    "OptimizerSettings",
+    "RMSprop",
+    "make_optimizer",
+]
 
 Array = NDArray[np.float64]
 
