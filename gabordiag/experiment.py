@@ -68,6 +68,8 @@ class Config:
     boundary: str = "valid"
     standardize: bool = True
     engine: str = "auto"
+    kernel: str | None = None
+    derivative: str | None = None
 
     @property
     def target(self) -> GaborParams:
@@ -131,10 +133,13 @@ def parse_angle(text: str | float | int) -> float:
     >>> round(parse_angle("-pi/4"), 6), parse_angle("90deg") == parse_angle("pi/2")
     (-0.785398, True)
     """
-    if isinstance(text, bool):
-        raise ValueError(_ANGLE_HELP)
+    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        raise ValueError(_ANGLE_HELP)  # TOML lists, tables and dates too
     if isinstance(text, (int, float)):
-        value = float(text)
+        try:
+            value = float(text)
+        except OverflowError:  # an int beyond the float range
+            raise ValueError(_ANGLE_HELP + "; it must be finite") from None
     else:
         s = text.strip().lower()
         if m := _PI_FORM.match(s):
@@ -163,7 +168,10 @@ def _number(value: Any) -> float:
         except ValueError:
             raise ValueError("a number") from None
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond the float range
+            raise ValueError("a number") from None
     raise ValueError("a number")
 
 
@@ -201,7 +209,10 @@ def _integer(low: int, high: int, *, odd: bool = False) -> Callable[[Any], int]:
             value = value.strip()
             if not re.fullmatch(r"[-+]?\d+", value):
                 raise ValueError(what)
-            value = int(value)
+            try:
+                value = int(value)
+            except ValueError:  # more digits than int() converts
+                raise ValueError(what) from None
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if not isinstance(value, int) or not low <= value <= high or (odd and value % 2 == 0):
@@ -236,7 +247,11 @@ def _image(value: Any) -> str:
     path = Path(text)
     if path.suffix.lower() not in FILE_SUFFIXES:
         raise ValueError(allowed)
-    if not path.is_file():
+    try:
+        exists = path.is_file()
+    except OSError:  # e.g. a name too long for the file system
+        exists = False
+    if not exists:
         raise ValueError(f"{allowed}; {text} does not exist")
     return text
 
@@ -272,6 +287,16 @@ def _betas(value: Any) -> tuple[float, float]:
         raise ValueError(what) from None
 
 
+def _callable_spec(value: Any) -> str:
+    what = "module:function or path/to/file.py:function"
+    if not isinstance(value, str):
+        raise ValueError(what)
+    module, sep, name = value.strip().rpartition(":")
+    if not sep or not module or not name.isidentifier():
+        raise ValueError(what)
+    return value.strip()
+
+
 _PARSERS: dict[str, Callable[[Any], Any]] = {
     "image": _image,
     "size": _integer(1, MAX_SIZE),
@@ -303,6 +328,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "boundary": _choice(BOUNDARIES),
     "standardize": _boolean,
     "engine": _choice(ENGINES),
+    "kernel": _callable_spec,
+    "derivative": _callable_spec,
 }
 assert set(_PARSERS) == set(KEYS)
 
@@ -347,7 +374,7 @@ def load_config(path: Path) -> tuple[dict[str, Any], ConfigSource]:
         raise ConfigError(f"--config: cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"--config: {path} is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or an integer too long to convert
         raise ConfigError(f"--config: {path} is not valid TOML: {exc}") from None
     values: dict[str, Any] = {}
     sections: dict[str, Any] = {}

@@ -9,12 +9,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .custom import KernelModel, UserKernel, load_callable
 from .errors import ConfigError
 from .experiment import Config
 from .images import make_image
-from .kernel import theta_period
+from .kernel import gabor_kernel, theta_period
 from .losses import Loss
-from .objective import DirectEngine, Engine, Problem
+from .objective import Engine, Problem
 from .trajectory import Trajectory, Verdict, classify, run_descent
 
 __all__ = ["SCHEMA", "RecoverResult", "build_problem", "loss_period", "make_engine_for",
@@ -36,22 +37,48 @@ def build_problem(config: Config, learn: tuple[str, ...] | None = None) -> Probl
                           "larger image or --boundary same")
     return Problem(image=image, ksize=config.ksize, target=config.target,
                    learn=learn or config.learn, loss=Loss(config.loss, eps=config.loss_eps),
-                   op=config.op, boundary=config.boundary)
+                   op=config.op, boundary=config.boundary, model=kernel_model(config))
+
+
+def kernel_model(config: Config) -> KernelModel:
+    """The built-in kernel, or the user's (``--kernel``) and/or the user's derivative
+    (``--derivative``, used with the built-in kernel when no ``--kernel`` is given)."""
+    if config.kernel is None and config.derivative is None:
+        return KernelModel()
+    kernel_fn = (load_callable(config.kernel, "--kernel") if config.kernel is not None
+                 else gabor_kernel)
+    derivative_fn = (load_callable(config.derivative, "--derivative")
+                     if config.derivative is not None else None)
+    return UserKernel(kernel_fn, derivative_fn)
 
 
 def make_engine_for(problem: Problem, config: Config, evaluations: int = 1) -> Engine:
-    """The engine the config asks for (``auto``: the fastest exact one)."""
-    try:
-        from .engines import make_engine
-    except ImportError:  # engines not available: the direct engine is always exact
-        return DirectEngine(problem)
-    return make_engine(problem, config.engine, evaluations=evaluations)
+    """The engine the config asks for (``auto``: the fastest exact one).
+
+    With a user derivative (``--derivative``) the spectral engine is not used: it
+    differentiates its Fourier series of the loss and would never call the derivative
+    being examined.
+    """
+    from .engines import allowed_engines, make_engine
+
+    name = config.engine
+    if config.derivative is not None:
+        if name == "spectral":
+            raise ConfigError("--engine: spectral cannot use --derivative (it differentiates "
+                              "the loss's Fourier series); use direct or quadratic")
+        if name == "auto":
+            name = "quadratic" if "quadratic" in allowed_engines(problem) else "direct"
+    return make_engine(problem, name, evaluations=evaluations)
 
 
 def loss_period(config: Config) -> float | None:
-    """The loss period in theta (pi or 2 pi), or ``None`` when psi is learned too."""
+    """The loss period in theta (pi or 2 pi), or ``None`` when psi is learned too.
+
+    A user kernel's symmetry is not known: its period is taken as 2 pi."""
     if "psi" in config.learn:
         return None
+    if config.kernel is not None:
+        return float(2 * np.pi)
     return theta_period(config.psi)
 
 

@@ -26,7 +26,6 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .errors import LimitError
-from .kernel import theta_period
 from .objective import Problem
 from .quadratic import QuadraticEngine
 
@@ -92,7 +91,7 @@ class SpectralEngine:
     Attributes
     ----------
     period : float
-        Period of the loss in theta (the kernel's, :func:`~gabordiag.kernel.theta_period`).
+        Period of the loss in theta (the kernel's, :attr:`Problem.theta_period`).
     n_samples : int
         Exact samples used for the fit.
     n_modes : int
@@ -135,7 +134,7 @@ class SpectralEngine:
                              f"loss={problem.loss.name!r}")
         self.problem = problem
         self.quadratic = QuadraticEngine(problem, gram)
-        self.period = theta_period(problem.target.psi)
+        self.period = problem.theta_period
         self.omega = 2 * np.pi / self.period
         self.center = float(problem.target.theta)
         coefficients, self.n_samples, self.tail_ratio = self._fit(tol, max_samples)

@@ -116,6 +116,14 @@ EXPERIMENT_OPTIONS: dict[str, Any] = {
     "standardize": Annotated[Optional[bool], typer.Option(
         "--standardize/--no-standardize", help="Scale the image to zero mean and unit "
         "standard deviation. [default: on]", rich_help_panel=_PANEL, show_default=False)],
+    "kernel": Annotated[Optional[str], _opt(
+        "--kernel", help="Your kernel instead of ours: module:function or file.py:function "
+        "with gabor_kernel's signature (ksize, *, sigma, theta, lambd, gamma, psi).",
+        metavar="MODULE:FUNC", panel="Your code")],
+    "derivative": Annotated[Optional[str], _opt(
+        "--derivative", help="Your derivative d kernel / d param: module:function with the "
+        "kernel's arguments plus param=NAME. [default: ours, or finite differences of "
+        "--kernel]", metavar="MODULE:FUNC", panel="Your code")],
     "engine": Annotated[Optional[str], _opt(
         "--engine", help="auto (fastest exact), direct, quadratic or spectral. "
         "[default: auto]", metavar="NAME", panel="Loss and optimizer")],
