@@ -40,6 +40,7 @@ _FIRST_SAMPLES = 256
 _MAX_SAMPLES = 8192
 _ON_CIRCLE = 1e-6  # companion roots this close to |z| = 1 are candidate real roots
 _ROOT_TOL = 1e-10  # |m'| at an accepted root, relative to the largest |m'|
+_SINGLE_THREAD_PRODUCT = 65536  # m * n * k below which OpenBLAS runs a product on one thread
 
 
 @dataclass(frozen=True)
@@ -469,7 +470,14 @@ class _Series:
         for a in range(2, self.baby):
             np.multiply(powers[a - 1], z, out=powers[a])
         step = powers[-1] * z  # z^L
-        parts = (self.tables[order] @ powers).reshape(self.giant, order + 1, len(z))
+        table = self.tables[order]
+        parts = np.empty((table.shape[0], len(z)), dtype=np.complex128)
+        # Column blocks keep each product below BLAS's threading threshold: threads
+        # cost more than they save on products this small, and stall on a busy machine.
+        width = max(256, _SINGLE_THREAD_PRODUCT // table.size)
+        for first in range(0, len(z), width):
+            np.matmul(table, powers[:, first:first + width], out=parts[:, first:first + width])
+        parts = parts.reshape(self.giant, order + 1, len(z))
         total = parts[-1]
         for g in range(self.giant - 2, -1, -1):
             total = total * step + parts[g]
