@@ -471,13 +471,13 @@ class _Series:
             np.multiply(powers[a - 1], z, out=powers[a])
         step = powers[-1] * z  # z^L
         table = self.tables[order]
-        parts = np.empty((table.shape[0], len(z)), dtype=np.complex128)
+        flat = np.empty((table.shape[0], len(z)), dtype=np.complex128)
         # Column blocks keep each product below BLAS's threading threshold: threads
         # cost more than they save on products this small, and stall on a busy machine.
         width = max(256, _SINGLE_THREAD_PRODUCT // table.size)
         for first in range(0, len(z), width):
-            np.matmul(table, powers[:, first:first + width], out=parts[:, first:first + width])
-        parts = parts.reshape(self.giant, order + 1, len(z))
+            np.matmul(table, powers[:, first:first + width], out=flat[:, first:first + width])
+        parts = flat.reshape(self.giant, order + 1, len(z))
         total = parts[-1]
         for g in range(self.giant - 2, -1, -1):
             total = total * step + parts[g]
