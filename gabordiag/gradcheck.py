@@ -222,7 +222,7 @@ def _kernel_check(problem: Problem, points: list[dict[str, float]], name: str, e
 def _loss_check(engine: DirectEngine, points: list[dict[str, float]], name: str, eps: float,
                 atol: float, rtol: float) -> DerivativeCheck:
     j = PARAM_NAMES.index(name)
-    max_abs, max_rel, failing = 0.0, 0.0, []
+    max_abs, failing, scale = 0.0, [], 0.0
     for point in points:
         x = np.array([point[n] for n in PARAM_NAMES])
         _, grad = engine.loss_and_grad(x[None, :])
@@ -234,7 +234,10 @@ def _loss_check(engine: DirectEngine, points: list[dict[str, float]], name: str,
         analytic = float(grad[0, j])
         error = abs(analytic - numeric)
         max_abs = max(max_abs, error)
-        max_rel = max(max_rel, error / abs(numeric) if numeric else error)
+        scale = max(scale, abs(numeric))
         if error > atol + rtol * abs(numeric):
             failing.append({k: float(v) for k, v in point.items()})
+    # relative to the gradient's largest magnitude over the points: near a minimum the
+    # gradient itself vanishes and a pointwise ratio says nothing
+    max_rel = max_abs / scale if scale > 0 else max_abs
     return DerivativeCheck("loss", name, max_abs, max_rel, not failing, failing)

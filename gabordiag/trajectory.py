@@ -318,9 +318,17 @@ def _moving(t: Trajectory, engine: Engine) -> Verdict:
     points = x[-period:] if period else x
     amplitude = float((points.max() - points.min()) / 2)
     centre = float(points.mean())
+    if t.names[j] == "theta" and np.ptp(x) > engine.problem.theta_period / 2:
+        evidence.update({"period": period, "amplitude": amplitude, "centre": centre,
+                         "across_basins": True})
+        return Verdict("cycling",
+                       f"Cycling across basins: the iterate is thrown over more than half "
+                       f"the period (amplitude {amplitude:.3g} rad); the loss jumps between "
+                       f"{evidence['tail_loss_min']:.3g} and {evidence['tail_loss_max']:.3g} "
+                       "and no minimum holds it.", evidence)
     minimum = _surrounded_minimum(engine, t.params[-1], j, float(x.min()), float(x.max()))
     evidence.update({"period": period, "amplitude": amplitude, "centre": centre,
-                     **minimum})
+                     "across_basins": False, **minimum})
     cycle = f"a limit cycle of period {period}" if period else "an irregular bounded oscillation"
     around = (f"around the minimum at {t.names[j]} = {minimum['minimum']:.4f}"
               + (" (the target)" if minimum["minimum_is_exact_target"] else
