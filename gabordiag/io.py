@@ -11,7 +11,7 @@ from pathlib import Path
 from .errors import ConfigError
 
 __all__ = ["FIGURE_SUFFIXES", "atomic_path", "check_output_path", "write_atomic",
-           "write_text_atomic"]
+           "write_bytes_atomic", "write_text_atomic"]
 
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 
@@ -38,11 +38,24 @@ def atomic_path(path: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write bytes to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

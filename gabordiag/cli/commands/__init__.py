@@ -4,6 +4,7 @@ from . import (  # noqa: F401
     basins_cmd,
     check_cmd,
     config_cmd,
+    diagnose_cmd,
     gradcheck_cmd,
     kernel_cmd,
     landscape_cmd,
