@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import ImageError
+from .errors import ImageError, LimitError
 
 __all__ = ["SYNTHETIC", "grating", "load_image", "make_image", "pink_noise",
            "standardize", "to_grayscale", "white_noise"]
@@ -15,6 +15,7 @@ __all__ = ["SYNTHETIC", "grating", "load_image", "make_image", "pink_noise",
 Array = NDArray[np.float64]
 
 SYNTHETIC = ("pink", "white", "grating")
+MAX_PIXELS = 4096 * 4096
 FILE_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg")
 # ITU-R BT.601 luma weights, as PIL's "L" mode and OpenCV's cvtColor use.
 _LUMA = np.array([0.299, 0.587, 0.114])
@@ -70,22 +71,35 @@ def load_image(path: Path) -> Array:
         raise ImageError(f"image file {path} does not exist")
     try:
         if suffix == ".npy":
-            data = np.load(path, allow_pickle=False)
+            header = np.load(path, allow_pickle=False, mmap_mode="r")
+            _check_pixels(path, header.shape[:2])
+            data = np.array(header)
         else:
             from PIL import Image  # matplotlib depends on Pillow already
 
+            Image.MAX_IMAGE_PIXELS = None  # our own limit below, with a clear message
             with Image.open(path) as opened:
+                _check_pixels(path, (opened.height, opened.width))
                 img: Image.Image = opened
                 if img.mode in ("LA", "La"):
                     img = img.convert("L")
                 elif img.mode not in ("1", "L", "I", "I;16", "I;16B", "F", "RGB", "RGBA"):
                     img = img.convert("RGB")  # palette, CMYK, YCbCr: decode colours first
                 data = np.asarray(img)
-    except ImageError:
+    except (ImageError, LimitError):
         raise
     except Exception as exc:  # any reader failure is a bad file, not a bug of ours
         raise ImageError(f"image file {path} cannot be read: {exc}") from None
     return to_grayscale(data)
+
+
+def _check_pixels(path: Path, shape: tuple[int, ...]) -> None:
+    """Refuse, before decoding, an image larger than the engines handle sensibly."""
+    pixels = int(np.prod(shape)) if shape else 0
+    if pixels > MAX_PIXELS:
+        side = int(MAX_PIXELS**0.5)
+        raise LimitError(f"--image: {path} has {shape[0]}x{shape[1]} pixels, more than the "
+                         f"{side}x{side} this tool handles; crop or downsample it first")
 
 
 def standardize(image: Array) -> Array:

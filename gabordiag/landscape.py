@@ -546,6 +546,11 @@ def run_landscape(config: Any, param: str = "theta", param2: str | None = None,
     if param2 is not None and param2 == param:
         raise ValueError(f"--param2 must differ from --param ({param})")
     learn = (param,) if param2 is None else (param, param2)
+    n_total = (points or 720) if param2 is None else (points or 121) ** 2
+    if n_total > MAX_POINTS:  # refuse before any work
+        raise LimitError(f"--points: {n_total:,} samples exceed the limit of {MAX_POINTS:,}; "
+                         "the stationary points are exact whatever the density, so fewer "
+                         "points lose nothing but resolution of the plot")
     problem = build_problem(config, learn=learn)
     if param2 is None:
         n = points or 720

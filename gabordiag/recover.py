@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .custom import KernelModel, UserKernel, load_callable
-from .errors import ConfigError
+from .errors import ConfigError, GabordiagError, ImageError
 from .experiment import Config
 from .images import make_image
 from .kernel import gabor_kernel, theta_period
@@ -35,6 +35,9 @@ def build_problem(config: Config, learn: tuple[str, ...] | None = None) -> Probl
         raise ConfigError(f"--ksize: {config.ksize} is larger than the image "
                           f"({image.shape[0]}x{image.shape[1]}); use a smaller ksize, a "
                           "larger image or --boundary same")
+    if float(np.ptp(image)) == 0.0:
+        raise ImageError("--image: the image is constant: it carries no orientation "
+                         "information, so no parameter can be recovered from it")
     return Problem(image=image, ksize=config.ksize, target=config.target,
                    learn=learn or config.learn, loss=Loss(config.loss, eps=config.loss_eps),
                    op=config.op, boundary=config.boundary, model=kernel_model(config))
@@ -50,6 +53,19 @@ def kernel_model(config: Config) -> KernelModel:
     derivative_fn = (load_callable(config.derivative, "--derivative")
                      if config.derivative is not None else None)
     return UserKernel(kernel_fn, derivative_fn)
+
+
+def require_effect(problem: Problem) -> None:
+    """Refuse to learn a parameter that does not change the kernel (its verdict would be
+    meaningless)."""
+    from .landscape import parameter_has_effect
+
+    for name in problem.learn:
+        if not parameter_has_effect(problem, name):
+            why = (": the envelope is isotropic (gamma = 1) and there is no carrier "
+                   "(lambda = inf)" if name == "theta" else "")
+            raise GabordiagError(f"--learn: {name} does not change the kernel{why}; there "
+                                 "is nothing to learn")
 
 
 def make_engine_for(problem: Problem, config: Config, evaluations: int = 1) -> Engine:
@@ -175,6 +191,7 @@ def recover(config: Config, progress: Callable[[int], None] | None = None) -> Re
     'converged-equivalent'
     """
     problem = build_problem(config)
+    require_effect(problem)
     engine = make_engine_for(problem, config, evaluations=config.steps)
     start = np.array([config.start.as_dict()[name] for name in config.learn])
     trajectory = run_descent(engine, config.optimizer_settings, start, config.steps, progress)
