@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .engines import ENGINES
 from .errors import ConfigError
 from .images import FILE_SUFFIXES, SYNTHETIC
 from .kernel import PARAM_NAMES, GaborParams
@@ -25,7 +26,6 @@ from .optim import DEFAULT_LR, OPTIMIZERS, OptimizerSettings
 __all__ = ["ENGINES", "SECTIONS", "Config", "ConfigSource", "config_to_toml", "load_config",
            "parse_angle", "parse_option", "resolve_config"]
 
-ENGINES = ("auto", "direct", "quadratic", "spectral")
 # Tables a config file may hold besides the experiment keys; their content belongs to
 # the commands that read them (e.g. ``check`` reads ``[expect]``).
 SECTIONS = ("expect",)
