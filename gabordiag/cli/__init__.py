@@ -18,6 +18,9 @@ from .. import __version__
 from ..errors import GabordiagError
 from .render import print_error
 
+# click >= 8.2 raises this after printing the help of a group called without a command
+_NO_ARGS_IS_HELP = getattr(click_exceptions, "NoArgsIsHelpError", ())
+
 app = typer.Typer(
     name="gabordiag",
     help="Diagnose gradient descent on the parameters of a Gabor-constrained "
@@ -56,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="gabordiag", standalone_mode=False)
+    except _NO_ARGS_IS_HELP:
+        return 2  # a group called without a command: the help is shown, as typer does
     except click_exceptions.UsageError as exc:
         where = f"{exc.ctx.command_path}: " if exc.ctx else ""
         print_error(f"{where}{exc.format_message()}")

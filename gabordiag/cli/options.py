@@ -34,99 +34,99 @@ EXPERIMENT_OPTIONS: dict[str, Any] = {
         metavar="FILE.toml", rich_help_panel=_PANEL, show_default=False)],
     "image": Annotated[Optional[str], _opt(
         "--image", help="Image: pink (1/f noise), white, grating, or a .npy/.png/.jpg file. "
-        "[default: pink]", metavar="pink|white|grating|PATH")],
+        "(default: pink)", metavar="pink|white|grating|PATH")],
     "size": Annotated[Optional[str], _opt(
-        "--size", help="Side of synthetic images in pixels. [default: 128]", metavar="INT")],
+        "--size", help="Side of synthetic images in pixels. (default: 128)", metavar="INT")],
     "seed": Annotated[Optional[str], _opt(
-        "--seed", help="Seed of the noise image. [default: 5]", metavar="INT")],
+        "--seed", help="Seed of the noise image. (default: 5)", metavar="INT")],
     "ksize": Annotated[Optional[str], _opt(
-        "--ksize", help="Kernel size (odd, >= 3). [default: 21]", metavar="INT")],
+        "--ksize", help="Kernel size (odd, >= 3). (default: 21)", metavar="INT")],
     "sigma": Annotated[Optional[str], _opt(
-        "--sigma", help="Envelope width sigma of the target kernel. [default: 4]",
+        "--sigma", help="Envelope width sigma of the target kernel. (default: 4)",
         metavar="FLOAT")],
     "lambda": Annotated[Optional[str], _opt(
         "--lambda", help="Wavelength lambda of the target kernel (inf: no carrier). "
-        "[default: 10]", metavar="FLOAT")],
+        "(default: 10)", metavar="FLOAT")],
     "gamma": Annotated[Optional[str], _opt(
-        "--gamma", help="Aspect ratio gamma of the target kernel. [default: 0.5]",
+        "--gamma", help="Aspect ratio gamma of the target kernel. (default: 0.5)",
         metavar="FLOAT")],
     "psi": Annotated[Optional[str], _opt(
-        "--psi", help="Phase psi of the target kernel. [default: 0]", metavar="ANGLE")],
+        "--psi", help="Phase psi of the target kernel. (default: 0)", metavar="ANGLE")],
     "target-theta": Annotated[Optional[str], _opt(
-        "--target-theta", help="Orientation of the target kernel. [default: pi/4]",
+        "--target-theta", help="Orientation of the target kernel. (default: pi/4)",
         metavar="ANGLE")],
     "theta0": Annotated[Optional[str], _opt(
         "--theta0", help="Starting orientation of the learnable kernel: 0.785, -pi/4, "
-        "45deg. [default: -pi/4]", metavar="ANGLE")],
+        "45deg. (default: -pi/4)", metavar="ANGLE")],
     "lambda0": Annotated[Optional[str], _opt(
-        "--lambda0", help="Starting lambda when lambda is learned. [default: target's]",
+        "--lambda0", help="Starting lambda when lambda is learned. (default: target's)",
         metavar="FLOAT")],
     "sigma0": Annotated[Optional[str], _opt(
-        "--sigma0", help="Starting sigma when sigma is learned. [default: target's]",
+        "--sigma0", help="Starting sigma when sigma is learned. (default: target's)",
         metavar="FLOAT")],
     "gamma0": Annotated[Optional[str], _opt(
-        "--gamma0", help="Starting gamma when gamma is learned. [default: target's]",
+        "--gamma0", help="Starting gamma when gamma is learned. (default: target's)",
         metavar="FLOAT")],
     "psi0": Annotated[Optional[str], _opt(
-        "--psi0", help="Starting psi when psi is learned. [default: target's]",
+        "--psi0", help="Starting psi when psi is learned. (default: target's)",
         metavar="ANGLE")],
     "learn": Annotated[Optional[list[str]], _opt(
         "--learn", help="Learned parameter(s); repeat or comma-separate: theta, lambda, "
-        "sigma, gamma, psi. [default: theta]", metavar="NAME")],
+        "sigma, gamma, psi. (default: theta)", metavar="NAME")],
     "loss": Annotated[Optional[str], _opt(
-        "--loss", help="Loss: mse, rmse, rmse-eps, l1, huber. [default: rmse]",
+        "--loss", help="Loss: mse, rmse, rmse-eps, l1, huber. (default: rmse)",
         metavar="NAME", panel="Loss and optimizer")],
     "loss-eps": Annotated[Optional[str], _opt(
-        "--loss-eps", help="eps of rmse-eps = sqrt(mse + eps), in MSE units. [default: 1]",
+        "--loss-eps", help="eps of rmse-eps = sqrt(mse + eps), in MSE units. (default: 1)",
         metavar="FLOAT", panel="Loss and optimizer")],
     "optimizer": Annotated[Optional[str], _opt(
         "--optimizer", help="sgd, rmsprop or adam (torch.optim's update rules). "
-        "[default: sgd]", metavar="NAME", panel="Loss and optimizer")],
+        "(default: sgd)", metavar="NAME", panel="Loss and optimizer")],
     "lr": Annotated[Optional[str], _opt(
-        "--lr", help="Learning rate. [default: 3e-3 for sgd (the reference case); torch's "
-        "default for rmsprop (1e-2) and adam (1e-3)]", metavar="FLOAT",
+        "--lr", help="Learning rate. (default: 3e-3 for sgd (the reference case); torch's "
+        "default for rmsprop (1e-2) and adam (1e-3))", metavar="FLOAT",
         panel="Loss and optimizer")],
     "momentum": Annotated[Optional[str], _opt(
-        "--momentum", help="Momentum (sgd, rmsprop). [default: 0]", metavar="FLOAT",
+        "--momentum", help="Momentum (sgd, rmsprop). (default: 0)", metavar="FLOAT",
         panel="Loss and optimizer")],
     "dampening": Annotated[Optional[str], _opt(
-        "--dampening", help="Dampening of sgd momentum. [default: 0]", metavar="FLOAT",
+        "--dampening", help="Dampening of sgd momentum. (default: 0)", metavar="FLOAT",
         panel="Loss and optimizer")],
     "nesterov": Annotated[Optional[bool], typer.Option(
-        "--nesterov/--no-nesterov", help="Nesterov momentum (sgd). [default: off]",
+        "--nesterov/--no-nesterov", help="Nesterov momentum (sgd). (default: off)",
         rich_help_panel="Loss and optimizer", show_default=False)],
     "betas": Annotated[Optional[str], _opt(
-        "--betas", help="Adam betas. [default: 0.9,0.999]", metavar="B1,B2",
+        "--betas", help="Adam betas. (default: 0.9,0.999)", metavar="B1,B2",
         panel="Loss and optimizer")],
     "alpha": Annotated[Optional[str], _opt(
-        "--alpha", help="RMSprop smoothing constant. [default: 0.99]", metavar="FLOAT",
+        "--alpha", help="RMSprop smoothing constant. (default: 0.99)", metavar="FLOAT",
         panel="Loss and optimizer")],
     "eps": Annotated[Optional[str], _opt(
-        "--eps", help="Adam/RMSprop eps. [default: 1e-8]", metavar="FLOAT",
+        "--eps", help="Adam/RMSprop eps. (default: 1e-8)", metavar="FLOAT",
         panel="Loss and optimizer")],
     "steps": Annotated[Optional[str], _opt(
-        "--steps", help="Number of optimizer steps. [default: 300]", metavar="INT",
+        "--steps", help="Number of optimizer steps. (default: 300)", metavar="INT",
         panel="Loss and optimizer")],
     "op": Annotated[Optional[str], _opt(
-        "--op", help="correlate (like a conv layer) or convolve. [default: correlate]",
+        "--op", help="correlate (like a conv layer) or convolve. (default: correlate)",
         metavar="correlate|convolve")],
     "boundary": Annotated[Optional[str], _opt(
         "--boundary", help="valid (no padding), same (zero padding) or circular. "
-        "[default: valid]", metavar="valid|same|circular")],
+        "(default: valid)", metavar="valid|same|circular")],
     "standardize": Annotated[Optional[bool], typer.Option(
         "--standardize/--no-standardize", help="Scale the image to zero mean and unit "
-        "standard deviation. [default: on]", rich_help_panel=_PANEL, show_default=False)],
+        "standard deviation. (default: on)", rich_help_panel=_PANEL, show_default=False)],
     "kernel": Annotated[Optional[str], _opt(
         "--kernel", help="Your kernel instead of ours: module:function or file.py:function "
         "with gabor_kernel's signature (ksize, *, sigma, theta, lambd, gamma, psi).",
         metavar="MODULE:FUNC", panel="Your code")],
     "derivative": Annotated[Optional[str], _opt(
         "--derivative", help="Your derivative d kernel / d param: module:function with the "
-        "kernel's arguments plus param=NAME. [default: ours, or finite differences of "
-        "--kernel]", metavar="MODULE:FUNC", panel="Your code")],
+        "kernel's arguments plus param=NAME. (default: ours, or finite differences of "
+        "--kernel)", metavar="MODULE:FUNC", panel="Your code")],
     "engine": Annotated[Optional[str], _opt(
         "--engine", help="auto (fastest exact), direct, quadratic or spectral. "
-        "[default: auto]", metavar="NAME", panel="Loss and optimizer")],
+        "(default: auto)", metavar="NAME", panel="Loss and optimizer")],
 }
 
 

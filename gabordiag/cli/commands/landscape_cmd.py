@@ -67,20 +67,20 @@ def landscape_command(
     config_path: Optional[Path],
     param: Annotated[Optional[str], typer.Option(
         "--param", help="Parameter to vary: theta, lambda, sigma, gamma, psi. "
-        "[default: theta]", metavar="NAME", rich_help_panel="Landscape")] = None,
+        "(default: theta)", metavar="NAME", rich_help_panel="Landscape")] = None,
     param2: Annotated[Optional[str], typer.Option(
         "--param2", help="A second parameter: a 2-D landscape (heatmap).", metavar="NAME",
         rich_help_panel="Landscape")] = None,
     span: Annotated[Optional[str], typer.Option(
-        "--range", help="Interval LOW,HIGH of --param. [default: one period centred on the "
-        "target for angles, 0.25x..4x the target otherwise]", metavar="LOW,HIGH",
+        "--range", help="Interval LOW,HIGH of --param. (default: one period centred on the "
+        "target for angles, 0.25x..4x the target otherwise)", metavar="LOW,HIGH",
         rich_help_panel="Landscape")] = None,
     span2: Annotated[Optional[str], typer.Option(
         "--range2", help="Interval of --param2.", metavar="LOW,HIGH",
         rich_help_panel="Landscape")] = None,
     points: Annotated[Optional[str], typer.Option(
         "--points", help="Samples (per axis in 2-D). Stationary points are found exactly, "
-        "whatever the density. [default: 720; 121 per axis in 2-D]", metavar="INT",
+        "whatever the density. (default: 720; 121 per axis in 2-D)", metavar="INT",
         rich_help_panel="Landscape")] = None,
     trajectory: Annotated[bool, typer.Option(
         "--trajectory", help="Overlay a `recover` run with the same config on the plot.",
