@@ -40,6 +40,7 @@ _FIRST_SAMPLES = 256
 _MAX_SAMPLES = 8192
 _ON_CIRCLE = 1e-6  # companion roots this close to |z| = 1 are candidate real roots
 _ROOT_TOL = 1e-10  # |m'| at an accepted root, relative to the largest |m'|
+_SQRT2 = float(np.sqrt(2.0))
 _SINGLE_THREAD_PRODUCT = 65536  # m * n * k below which OpenBLAS runs a product on one thread
 
 
@@ -235,10 +236,9 @@ class SpectralEngine:
         angles = np.asarray(theta, dtype=np.float64)
         sh, ch = self._half_angle(angles.reshape(-1))
         h = self._series.evaluate(sh, ch, order)
-        out = _product_rule(_one_minus_cos(sh, ch, self.omega), h)
+        out = _product_rule(_one_minus_cos(sh, ch, self.omega, order), h)
         out[0] = np.maximum(out[0], 0.0)
-        for extra in range(order + 1, 3):
-            out[extra] = np.zeros_like(out[0])
+        out += [np.zeros_like(out[0])] * (2 - order)
         return tuple(part.reshape(angles.shape) for part in out)  # type: ignore[return-value]
 
     def _loss_derivatives(self, values: ArrayLike, order: int) -> list[Array]:
@@ -247,15 +247,20 @@ class SpectralEngine:
         h = self._series.evaluate(sh, ch, order)
         if self.problem.loss.name == "rmse":
             # sqrt(m) = sqrt(2) |sin(omega delta / 2)| sqrt(h): no cancellation at the kink.
-            return _product_rule(_root_of_one_minus_cos(sh, ch, self.omega),
-                                 _root(h))
-        m = _product_rule(_one_minus_cos(sh, ch, self.omega), h)
+            return _product_rule(_root_of_one_minus_cos(sh, ch, self.omega, order),
+                                 _root(h, order))
+        m = _product_rule(_one_minus_cos(sh, ch, self.omega, order), h)
         value, f1, f2 = self.problem.loss.of_mse(np.maximum(m[0], 0.0))
-        return [value, f1 * m[1], f2 * m[1] ** 2 + f1 * m[2]]
+        out = [value]
+        if order >= 1:
+            out.append(f1 * m[1])
+        if order >= 2:
+            out.append(f2 * m[1] ** 2 + f1 * m[2])
+        return out
 
     def loss_and_grad(self, values: ArrayLike) -> tuple[Array, Array]:
         """Loss ``(B,)`` and gradient ``(B, 1)`` for values ``(B, 1)``."""
-        value, grad, _ = self._loss_derivatives(values, order=1)
+        value, grad = self._loss_derivatives(values, order=1)
         return value, grad[:, None]
 
     def loss_grad_curv(self, values: ArrayLike) -> tuple[Array, Array, Array]:
@@ -404,35 +409,55 @@ def _trim(coefficients: ComplexArray, tail_ratio: float) -> ComplexArray:
     return coefficients[:last + 1].copy()
 
 
-def _one_minus_cos(sh: Array, ch: Array, omega: float) -> list[Array]:
-    """``1 - cos(omega delta)`` and its two derivatives from the half-angle sin/cos."""
+def _one_minus_cos(sh: Array, ch: Array, omega: float, order: int) -> list[Array]:
+    """``1 - cos(omega delta)`` and its first ``order`` derivatives (half-angle sin/cos)."""
     s = 2 * sh * sh
-    return [s, (2 * omega) * sh * ch, omega**2 * (1 - s)]
+    out = [s]
+    if order >= 1:
+        out.append((2 * omega) * sh * ch)
+    if order >= 2:
+        out.append(omega**2 * (1 - s))
+    return out
 
 
-def _root_of_one_minus_cos(sh: Array, ch: Array, omega: float) -> list[Array]:
+def _root_of_one_minus_cos(sh: Array, ch: Array, omega: float, order: int) -> list[Array]:
     """``sqrt(1 - cos(omega delta)) = sqrt(2) |sin(omega delta / 2)|`` and derivatives.
 
     The first derivative is taken as 0 where ``sin`` vanishes (the kink), as
     :class:`~gabordiag.losses.Loss` takes the rmse gradient at ``mse == 0``.
     """
-    u = np.sqrt(2) * np.abs(sh)
-    return [u, (np.sqrt(2) * 0.5 * omega) * np.sign(sh) * ch, -0.25 * omega**2 * u]
+    u = _SQRT2 * np.abs(sh)
+    out = [u]
+    if order >= 1:
+        out.append((0.5 * _SQRT2 * omega) * np.sign(sh) * ch)
+    if order >= 2:
+        out.append((-0.25 * omega**2) * u)
+    return out
 
 
-def _root(h: list[Array]) -> list[Array]:
-    """``sqrt(h)`` and its two derivatives (0 where ``h <= 0``)."""
+def _root(h: list[Array], order: int) -> list[Array]:
+    """``sqrt(h)`` and its first ``order`` derivatives (0 where ``h <= 0``)."""
     v = np.sqrt(np.maximum(h[0], 0.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dv = np.where(v > 0, h[1] / (2 * v), 0.0)
-        d2v = np.where(v > 0, (h[2] - 2 * dv * dv) / (2 * v), 0.0)
-    return [v, dv, d2v]
+    out = [v]
+    if order >= 1:
+        twice, positive = 2 * v, v > 0
+        dv = np.divide(h[1], twice, out=np.zeros_like(v), where=positive)
+        out.append(dv)
+        if order >= 2:
+            out.append(np.divide(h[2] - 2 * dv * dv, twice, out=np.zeros_like(v),
+                                 where=positive))
+    return out
 
 
 def _product_rule(a: list[Array], b: list[Array]) -> list[Array]:
-    """``(a b, (a b)', (a b)'')`` from the values and derivatives of two factors."""
-    return [a[0] * b[0], a[1] * b[0] + a[0] * b[1],
-            a[2] * b[0] + 2 * a[1] * b[1] + a[0] * b[2]]
+    """``a b`` and its derivatives, as many as both factors have."""
+    order = min(len(a), len(b)) - 1
+    out = [a[0] * b[0]]
+    if order >= 1:
+        out.append(a[1] * b[0] + a[0] * b[1])
+    if order >= 2:
+        out.append(a[2] * b[0] + 2 * a[1] * b[1] + a[0] * b[2])
+    return out
 
 
 class _Series:
@@ -460,7 +485,7 @@ class _Series:
             for order in range(3)]
 
     def evaluate(self, sh: Array, ch: Array, order: int) -> list[Array]:
-        """``[h, h', h'']`` (zeros past ``order``) from the half-angle sin and cos."""
+        """``h`` and its first ``order`` derivatives from the half-angle sin and cos."""
         z = np.empty(len(sh), dtype=np.complex128)
         z.real = 1 - 2 * sh * sh
         z.imag = 2 * sh * ch
@@ -478,9 +503,8 @@ class _Series:
         for first in range(0, len(z), width):
             np.matmul(table, powers[:, first:first + width], out=flat[:, first:first + width])
         parts = flat.reshape(self.giant, order + 1, len(z))
-        total = parts[-1]
+        total = parts[-1].copy()
         for g in range(self.giant - 2, -1, -1):
-            total = total * step + parts[g]
-        out = [total[r].real for r in range(order + 1)]
-        zeros = np.zeros(len(z))
-        return out + [zeros] * (2 - order)
+            total *= step
+            total += parts[g]
+        return [total[r].real for r in range(order + 1)]
