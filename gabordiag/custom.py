@@ -97,16 +97,16 @@ class UserKernel(KernelModel):
 
     def kernel(self, ksize: int, p: Mapping[str, float]) -> Array:
         """One kernel, checked for shape and finiteness."""
-        value = self.kernel_fn(ksize, sigma=p["sigma"], theta=p["theta"], lambd=p["lambda"],
-                               gamma=p["gamma"], psi=p["psi"])
+        value = _call(self.kernel_fn, "--kernel", ksize, sigma=p["sigma"], theta=p["theta"],
+                      lambd=p["lambda"], gamma=p["gamma"], psi=p["psi"])
         return _checked(value, ksize, "--kernel")
 
     def derivative(self, ksize: int, p: Mapping[str, float], name: str) -> Array:
         """d kernel / d ``name`` at one point."""
         if self.derivative_fn is not None:
-            value = self.derivative_fn(ksize, sigma=p["sigma"], theta=p["theta"],
-                                       lambd=p["lambda"], gamma=p["gamma"], psi=p["psi"],
-                                       param=name)
+            value = _call(self.derivative_fn, "--derivative", ksize, sigma=p["sigma"],
+                          theta=p["theta"], lambd=p["lambda"], gamma=p["gamma"],
+                          psi=p["psi"], param=name)
             return _checked(value, ksize, "--derivative")
         return self._central(ksize, p, name, FD_STEP)
 
@@ -144,8 +144,21 @@ class UserKernel(KernelModel):
         return kernels.reshape(out_shape), {n: d.reshape(out_shape) for n, d in derivs.items()}
 
 
+def _call(function: Callable[..., Any], option: str, *args: Any, **kwargs: Any) -> Any:
+    """Call the user's function; an exception in it is the user's error: one line."""
+    try:
+        return function(*args, **kwargs)
+    except Exception as exc:
+        raise ConfigError(f"{option}: the function raised {type(exc).__name__}: {exc}"
+                          ) from None
+
+
 def _checked(value: Any, ksize: int, option: str) -> Array:
-    array = np.asarray(value, dtype=np.float64)
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{option}: the function returned {type(value).__name__}, not an "
+                          "array of numbers") from None
     if array.shape != (ksize, ksize):
         raise ConfigError(f"{option}: the function returned shape {array.shape}, expected "
                           f"({ksize}, {ksize})")
