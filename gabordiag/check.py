@@ -131,6 +131,10 @@ def collect_files(paths: list[Path]) -> list[Path]:
             files.append(path)
         else:
             raise ConfigError(f"PATH: {path} does not exist")
+    unique: dict[Path, Path] = {}
+    for f in files:  # a file named twice (directly and through its directory) runs once
+        unique.setdefault(f.resolve(), f)
+    files = list(unique.values())
     if not files:
         raise ConfigError("PATH: no .toml files found in " + ", ".join(map(str, paths)))
     return files

@@ -3,7 +3,8 @@ curvature, basins and stable step sizes.
 
 Stationary points come from the exact derivative: the roots of the Fourier series of
 the loss (spectral engine) or, for other engines, every sign change of the analytic
-gradient on the grid refined by Brent's method. Where a loss is not differentiable at
+gradient on a grid of at least ``ROOT_GRID`` samples over the span (whatever the
+number of points asked for), refined by Brent's method. Where a loss is not differentiable at
 its minimum (``rmse``, ``l1``) the gradient changes sign across the kink and the root
 finder lands on it.
 """
@@ -37,6 +38,7 @@ __all__ = [
 Array = NDArray[np.float64]
 
 MAX_POINTS = 200_000
+ROOT_GRID = 1024  # sign changes of the gradient are looked for on at least this grid
 NON_SMOOTH = ("rmse", "l1")
 KERNEL_RTOL = 1e-3
 
@@ -252,6 +254,12 @@ def _roots(engine: Engine, base: Array, j: int, grid: Array, grad: Array, period
     if periodic and callable(spectral_roots) and len(base) == 1:
         # exact roots of the Fourier series, mapped into the sampled period
         return sorted(float(low + (p.theta - low) % (high - low)) for p in spectral_roots())
+    if len(grid) < ROOT_GRID:  # the roots must not depend on how densely the user samples
+        grid = (np.linspace(low, high, ROOT_GRID, endpoint=False) if periodic
+                else np.linspace(low, high, ROOT_GRID))
+        probes = np.repeat(base[None, :], ROOT_GRID, axis=0)
+        probes[:, j] = grid
+        grad = engine.loss_and_grad(probes)[1][:, j]
     return _roots_on_grid(engine, base, j, grid, grad, periodic)
 
 
@@ -260,9 +268,11 @@ def _mark_global(points: list[StationaryPoint], loss: Array) -> None:
     if not minima:
         return
     best = min(p.loss for p in minima)
-    scale = max(float(np.ptp(loss)), 1e-300)
-    for p in minima:
-        p.is_global = p.loss <= best + 1e-9 * scale
+    scale = max(float(np.ptp(loss)), abs(best), 1e-300)
+    for p in minima:  # equal to rounding only: a spurious minimum may lie very close;
+        # the target's kernel gives the least loss there is, whatever the rounding
+        p.is_global = p.target_equivalent or bool(
+            p.loss <= best + 64 * np.finfo(float).eps * scale)
 
 
 def _facts(engine: Engine, land: Landscape, target_value: float, theta0: float | None,
@@ -272,6 +282,7 @@ def _facts(engine: Engine, land: Landscape, target_value: float, theta0: float |
     j = problem.learn.index(land.param)
     max_grad = float(np.max(np.abs(land.grad)))
     facts: dict[str, Any] = {
+        "target_value": target_value,
         "loss_min": float(land.loss.min()), "loss_max": float(land.loss.max()),
         "max_abs_grad": max_grad,
         "flat_fraction": float(np.mean(np.abs(land.grad) < 0.01 * max_grad)),

@@ -37,7 +37,9 @@ def plot_param_over_steps(ax: Axes, values: Array, name: str, target: float,
     steps = np.arange(len(values))
     artists: list[Any] = ax.plot(steps, values, lw=1.0, color="C1", label=name)
     finite = values[np.isfinite(values)]
-    if period and len(finite):
+    # the target's equivalents, unless the run spans so many periods (a divergence)
+    # that one line per period would be millions of lines
+    if period and len(finite) and (finite.max() - finite.min()) / period <= 50:
         k_low = int(np.floor((finite.min() - target) / period))
         k_high = int(np.ceil((finite.max() - target) / period))
         for k in range(k_low, k_high + 1):

@@ -54,12 +54,14 @@ class Trajectory:
         return len(self.loss) - 1
 
     def step_sizes(self) -> Array:
-        """Euclidean length of each update, ``(T,)``."""
-        return np.linalg.norm(np.diff(self.params, axis=0), axis=1)
+        """Euclidean length of each update, ``(T,)`` (inf for a run-away step)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.linalg.norm(np.diff(self.params, axis=0), axis=1)
 
     def grad_norms(self) -> Array:
         """Gradient norm per step, ``(T+1,)``."""
-        return np.linalg.norm(self.grads, axis=1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.linalg.norm(self.grads, axis=1)
 
 
 @dataclass
@@ -296,7 +298,8 @@ def _moving(t: Trajectory, engine: Engine) -> Verdict:
     net = float(abs(x[-1] - x[0]))
     turns = float(np.mean(np.sign(dx[1:]) != np.sign(dx[:-1]))) if len(dx) > 1 else 0.0
     half = len(dx) // 2
-    early, late = np.median(np.abs(dx[:half])), np.median(np.abs(dx[half:]))
+    # (a single step is both the early and the late half)
+    early, late = np.median(np.abs(dx[:max(half, 1)])), np.median(np.abs(dx[half:]))
     evidence: dict[str, Any] = {
         "tail_steps": w, "coordinate": t.names[j], "turn_fraction": turns,
         "net_over_path": net / path if path else 0.0,

@@ -268,10 +268,6 @@ def test_no_stationary_point_is_missed(name: str, loss: str, engine_name: str) -
         assert len(land.spurious_minima()) >= 3  # several spurious minima
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: for non-spectral engines compute_landscape "
-                   "finds stationary points only on the sample grid (landscape.py "
-                   "_roots_on_grid): with few --points it misses pairs of them, although "
-                   "the docstring and --points help say they do not depend on the density")
 def test_direct_engine_stationary_points_do_not_depend_on_the_density() -> None:
     cfg = config(**DENSE_CONFIGS["ratio-1.2-psi"], loss="mse")
     brackets, period = dense_for("ratio-1.2-psi")
@@ -333,10 +329,6 @@ def test_grating_lowest_minimum_is_the_target(psi: float, target: float) -> None
     assert circular_gap(float(land.grid[i]), target, period) <= period / 90 + 1e-12
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: landscape._mark_global marks every minimum "
-                   "within 1e-9 x the loss range of the lowest as global; on a grating "
-                   "a spurious minimum 0.006 from the target (loss 3e-10, confirmed by "
-                   "scipy correlate2d) is reported as a global minimum")
 @pytest.mark.parametrize(("psi", "target"), GRATINGS)
 def test_grating_only_target_equivalent_minima_are_global(psi: float, target: float) -> None:
     land = grating_landscape(psi, target)
@@ -367,9 +359,6 @@ def test_theta_without_effect_is_reported_as_such(capsys: pytest.CaptureFixture[
     assert "spurious" not in text
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: --json with --lambda inf raises ValueError "
-                   "(Out of range float values are not JSON compliant) with a traceback: "
-                   "Config.to_dict() keeps lambda = inf and print_json uses allow_nan=False")
 def test_theta_without_effect_json(capsys: pytest.CaptureFixture[str]) -> None:
     data = run_cli(capsys, "landscape", *SMALL_ARGS, "--gamma", "1", "--lambda", "inf",
                    "--points", "32", "--json").json()
@@ -610,9 +599,6 @@ def test_cli_text_names_period_points_start_and_bounds(capsys: pytest.CaptureFix
         assert phrase in text, phrase
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: landscape_cmd._stationary_table labels every "
-                   "target-equivalent point 'target' because facts has no 'target_value' "
-                   "(facts.get('target_value', p.value) compares p.value with itself)")
 def test_cli_tells_the_target_from_an_equivalent_angle(capsys: pytest.CaptureFixture[str]
                                                       ) -> None:
     # two periods, not one: pi/4 and 5pi/4 are both listed, only the first is the target

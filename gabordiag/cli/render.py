@@ -1,6 +1,7 @@
 """Rich rendering helpers shared by the commands."""
 
 import json
+import math
 import sys
 from typing import Any
 
@@ -19,8 +20,20 @@ def print_error(message: str) -> None:
 
 
 def print_json(data: dict[str, Any]) -> None:
-    """One JSON object on stdout, keys sorted, nothing else."""
-    sys.stdout.write(json.dumps(data, sort_keys=True, allow_nan=False) + "\n")
+    """One JSON object on stdout, keys sorted, nothing else. Non-finite numbers (e.g.
+    ``lambda = inf``) are written as the strings ``"inf"``, ``"-inf"``, ``"nan"``, which
+    the config reader accepts back."""
+    sys.stdout.write(json.dumps(_finite(data), sort_keys=True, allow_nan=False) + "\n")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def fmt(value: float, digits: int = 4) -> str:

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from ...check import SCHEMA, FileCheck, collect_files, load_check, run_check, to_junit
+from ...errors import ConfigError
 from ...io import check_output_path, write_text_atomic
 from .. import app
 from ..common import progress_bar
@@ -37,6 +38,8 @@ def check_command(
     loaded = [(path, load_check(path)) for path in files]  # validate all before running
     checks = [c for _, c in loaded if c is not None]
     skipped = [path for path, c in loaded if c is None]
+    if not checks:  # a CI job must not pass while checking nothing
+        raise ConfigError("PATH: none of the files has an [expect] table; nothing to check")
     start = time.perf_counter()
     with progress_bar(len(checks), "check", enabled=not json_output) as advance:
         for i, check in enumerate(checks):
@@ -63,7 +66,7 @@ def render_checks(checks: list[FileCheck], skipped: list[Path]) -> None:
     """One row per expectation: file, expectation, measured value, pass or fail."""
     table = Table(title="gabordiag check", title_justify="left")
     for column in ("expectation", "measured", "result"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for check in checks:
         table.add_row(f"[bold]{check.path}[/bold] ({check.seconds:.1f} s)", "", "",
                       end_section=False)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Optional
 
 import numpy as np
 import typer
+from rich import box
 from rich.panel import Panel
 from rich.table import Table
 
@@ -248,21 +249,25 @@ def _period_panel(land: Any) -> None:
 def _stationary_table(land: Any, angular: bool) -> None:
     table = Table(title=f"Stationary points over {land.param} in "
                   f"[{land.grid[0]:.4f}, {land.grid[-1]:.4f}] (exact roots of the "
-                  "derivative)", title_justify="left")
-    for column in (land.param, "kind", "loss", "curvature", "note"):
-        table.add_column(column, justify="right" if column != "note" else "left")
+                  "derivative)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    table.add_column(land.param + (" (rad)" if angular else ""), justify="right",
+                     no_wrap=True)
+    for column in ("kind", "loss", "curvature"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("note", no_wrap=True)
+    target_value = land.facts.get("target_value")
     for p in land.stationary_points:
         notes = []
         if p.is_global:
             notes.append("global minimum")
         if p.target_equivalent:
-            notes.append("target" if abs(p.value - land.facts.get("target_value", p.value))
-                         < 1e-9 else "target-equivalent")
+            exact = target_value is not None and abs(p.value - target_value) < 1e-9
+            notes.append("target" if exact else "target-equivalent")
         elif p.kind == "minimum":
             notes.append("[yellow]spurious[/yellow]")
         curvature = "kink" if p.curvature is None else fmt(p.curvature)
-        table.add_row(_angle_text(p.value, angular), p.kind, fmt(p.loss), curvature,
-                      ", ".join(notes))
+        table.add_row(f"{p.value:.4f}", p.kind, fmt(p.loss), curvature, ", ".join(notes))
     out_console.print(table)
 
 
