@@ -162,7 +162,7 @@ def _findings(config: Config, grad: GradcheckResult, land_result: LandscapeResul
     if start.get("at_or_next_to_maximum"):
         out.append(Finding(
             "start-at-maximum", "high" if kind == "stalled" else context,
-            f"theta0 sits at or next to the loss maximum ({start['distance_to_maximum']:.3f} "
+            f"theta0 sits at or near the loss maximum ({start['distance_to_maximum']:.3f} "
             f"rad from the one at {_angle(start['nearest_maximum'])}), where the gradient "
             f"is {start['grad_relative']:.1%} of its largest; its sign, decided by the "
             "image, picks the side descent leaves by",

@@ -23,7 +23,7 @@ from .objective import DirectEngine, Problem
 from .recover import build_problem, loss_period
 
 __all__ = ["SCHEMA", "DerivativeCheck", "GradcheckResult", "diagnose_mismatch",
-           "run_gradcheck"]
+           "mismatch_explanations", "run_gradcheck"]
 
 SCHEMA = "gabordiag.gradcheck/1"
 Array = NDArray[np.float64]
@@ -104,26 +104,28 @@ def _central_kernel(problem: Problem, point: dict[str, float], name: str, eps: f
     return np.asarray((plus - minus) / (2 * eps))
 
 
-def diagnose_mismatch(analytic: Array, reference: Array, tol: float = 1e-3) -> str | None:
-    """Name the error when ``analytic`` is a recognisable distortion of ``reference``:
-    a sign flip, a constant factor, a transposed, mirrored or rotated kernel, or a
-    shifted centre. ``None`` when it is none of these."""
+def mismatch_explanations(analytic: Array, reference: Array, tol: float = 1e-3
+                          ) -> list[str]:
+    """Every recognisable distortion that turns ``reference`` into ``analytic``: a sign
+    flip, a constant factor, a transposed, mirrored or rotated kernel, a shifted
+    centre. At symmetric angles several can hold at once."""
     norm = float(np.linalg.norm(reference))
     if norm == 0:
-        return None
+        return []
 
-    def close(a: Array, b: Array) -> bool:
-        return float(np.linalg.norm(a - b)) <= tol * norm
+    def close(a: Array, b: Array, scale: float = 1.0) -> bool:
+        return float(np.linalg.norm(a - b)) <= scale * tol * norm
 
+    found = []
     if close(analytic, -reference):
-        return "sign flip: the derivative has the opposite sign"
+        found.append("sign flip: the derivative has the opposite sign")
     factor = float(np.vdot(analytic, reference) / norm**2)
-    if abs(factor - 1) > tol and close(analytic, factor * reference):
+    if abs(factor - 1) > tol and abs(factor + 1) > tol and close(analytic, factor * reference):
         named = {2.0: "2", 0.5: "1/2", math.pi / 180: "pi/180 (degrees vs radians)",
-                 180 / math.pi: "180/pi (degrees vs radians)", -1.0: "-1"}
+                 180 / math.pi: "180/pi (degrees vs radians)"}
         label = next((text for value, text in named.items()
                       if abs(factor - value) < 1e-3 * abs(value)), f"{factor:.6g}")
-        return f"factor error: the derivative is {label} times the right one"
+        found.append(f"factor error: the derivative is {label} times the right one")
     for label, distorted in (("transposed (rows and columns swapped, x and y exchanged)",
                               reference.T),
                              ("rotated by 180 degrees (flipped kernel, convolve vs correlate)",
@@ -132,8 +134,8 @@ def diagnose_mismatch(analytic: Array, reference: Array, tol: float = 1e-3) -> s
                               reference[:, ::-1]),
                              ("mirrored up-down (y pointing up instead of down)",
                               reference[::-1, :])):
-        if close(analytic, distorted):
-            return f"layout error: the derivative is {label}"
+        if close(analytic, distorted) and not close(distorted, reference):
+            found.append(f"layout error: the derivative is {label}")
     k = reference.shape[0]
     inner = slice(2, k - 2)
     for dy in range(-2, 3):
@@ -141,11 +143,17 @@ def diagnose_mismatch(analytic: Array, reference: Array, tol: float = 1e-3) -> s
             if (dy, dx) == (0, 0):
                 continue
             shifted = np.roll(reference, (dy, dx), axis=(0, 1))
-            a, b = analytic[inner, inner], shifted[inner, inner]
-            if float(np.linalg.norm(a - b)) <= 10 * tol * norm:
-                return (f"wrong centre: the derivative is the right one shifted by "
-                        f"{dy} row(s) and {dx} column(s) (c = ksize // 2?)")
-    return None
+            if close(analytic[inner, inner], shifted[inner, inner], 10.0):
+                found.append(f"wrong centre: the derivative is the right one shifted by "
+                             f"{dy} row(s) and {dx} column(s) (c = ksize // 2?)")
+    return found
+
+
+def diagnose_mismatch(analytic: Array, reference: Array, tol: float = 1e-3) -> str | None:
+    """The first recognisable distortion (see :func:`mismatch_explanations`), or
+    ``None`` when it is none of them."""
+    found = mismatch_explanations(analytic, reference, tol)
+    return found[0] if found else None
 
 
 def run_gradcheck(config: Config, n_random: int = 5, seed: int = 0, eps: float = 1e-6,
@@ -196,6 +204,7 @@ def _kernel_check(problem: Problem, points: list[dict[str, float]], name: str, e
                   atol: float, rtol: float) -> DerivativeCheck:
     max_abs, max_rel, failing = 0.0, 0.0, []
     worst: tuple[float, Array, Array] | None = None
+    diagnoses: list[list[str]] = []
     for point in points:
         _, derivatives = problem.kernels(point, (name,))
         analytic = np.asarray(derivatives[name])
@@ -206,6 +215,7 @@ def _kernel_check(problem: Problem, points: list[dict[str, float]], name: str, e
         max_rel = max(max_rel, float(error.max()) / scale if scale > 0 else float(error.max()))
         if np.any(error > atol + rtol * np.abs(numeric)):
             failing.append({k: float(v) for k, v in point.items()})
+            diagnoses.append(mismatch_explanations(analytic, numeric))
             if worst is None or float(error.max()) > worst[0]:
                 worst = (float(error.max()), analytic, numeric)
     check = DerivativeCheck("kernel", name, max_abs, max_rel, not failing, failing)
@@ -215,10 +225,20 @@ def _kernel_check(problem: Problem, points: list[dict[str, float]], name: str, e
         order = np.argsort(error, axis=None)[::-1][:5]
         check.worst_pixels = [[int(r), int(c)] for r, c in
                               zip(*np.unravel_index(order, error.shape))]
-        check.diagnosis = diagnose_mismatch(analytic, numeric)
+        check.diagnosis = _consistent(diagnoses)
     return check
 
 
+def _consistent(explanations: list[list[str]]) -> str | None:
+    """The explanation that holds at every failing point (at symmetric angles several
+    fit: a transposed theta derivative equals minus the right one at theta = pi/4, so a
+    point that tells them apart decides)."""
+    if not explanations or not all(explanations):
+        return None
+    common = [e for e in explanations[0] if all(e in other for other in explanations[1:])]
+    if common:
+        return common[0]
+    return "no single explanation fits every failing point"
 def _loss_check(engine: DirectEngine, points: list[dict[str, float]], name: str, eps: float,
                 atol: float, rtol: float) -> DerivativeCheck:
     j = PARAM_NAMES.index(name)

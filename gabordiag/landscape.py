@@ -114,6 +114,9 @@ def _period_reason(problem: Problem, param: str) -> tuple[float | None, str]:
         return None, f"{param} is not an angle: the loss is not periodic in it"
     if "psi" in problem.learn:
         return 2 * math.pi, "psi is learned, so only the 2pi period of the rotation is certain"
+    if problem.model.name != "gabor":
+        return 2 * math.pi, ("a user kernel's symmetry is not known, so only the 2pi period "
+                             "of the rotation is certain")
     psi = problem.target.psi
     if abs(math.sin(psi)) < 1e-12:
         return math.pi, (f"psi = {psi:g} is a multiple of pi, so the kernel is symmetric "

@@ -120,30 +120,31 @@ def gram_matrix(padded: ArrayLike, ksize: int) -> Array:
     full = _autocorrelation(image, m)
     top, bottom = _row_strips(image, m)
     left, right = (s.transpose(1, 0, 2) for s in _row_strips(image.T, m))
-    rows = {"top": _excluded_rows(image.shape[0], m, "top"),
-            "bottom": _excluded_rows(image.shape[0], m, "bottom")}
-    cols = {"left": _excluded_rows(image.shape[1], m, "top"),
-            "right": _excluded_rows(image.shape[1], m, "bottom")}
 
     g4 = np.empty((ksize, ksize, ksize, ksize))  # [u1, v1, u2, v2]
     v1 = np.arange(ksize)[None, :, None]
     v2 = np.arange(ksize)[None, None, :]
     dv = v2 - v1 + m
     near_v, far_v = np.minimum(v1, v2), m - np.maximum(v1, v2)
-    for du in range(-m, m + 1):  # one row lag at a time keeps the corner tables small
-        u1 = np.arange(max(0, -du), min(ksize, ksize - du))[:, None, None]
-        u2 = u1 + du
-        near_u, far_u = np.minimum(u1, u2), m - np.maximum(u1, u2)
-        lag = du + m
-        corner = {(r, c): _corner(image, du, rows[r], cols[c]) for r in rows for c in cols}
-        g4[u1, v1, u2, v2] = (
-            full[lag, dv]
-            - top[lag, dv, near_u] - bottom[lag, dv, far_u]
-            - left[lag, dv, near_v] - right[lag, dv, far_v]
-            + corner["top", "left"][dv, near_u, near_v]
-            + corner["top", "right"][dv, near_u, far_v]
-            + corner["bottom", "left"][dv, far_u, near_v]
-            + corner["bottom", "right"][dv, far_u, far_v])
+    # Row lags in groups whose corner tables fit in _BLOCK_BYTES: all at once for the
+    # usual kernel sizes, a few at a time for the largest.
+    group = max(1, _BLOCK_BYTES // (6 * 8 * (2 * m + 1) * (m + 1) ** 2))
+    for first in range(-m, m + 1, group):
+        lags = np.arange(first, min(first + group, m + 1))
+        corner = _corners(image, lags, m)
+        for j, du in enumerate(lags.tolist()):
+            u1 = np.arange(max(0, -du), min(ksize, ksize - du))[:, None, None]
+            u2 = u1 + du
+            near_u, far_u = np.minimum(u1, u2), m - np.maximum(u1, u2)
+            lag = du + m
+            g4[u1, v1, u2, v2] = (
+                full[lag, dv]
+                - top[lag, dv, near_u] - bottom[lag, dv, far_u]
+                - left[lag, dv, near_v] - right[lag, dv, far_v]
+                + corner["top", "left"][j, dv, near_u, near_v]
+                + corner["top", "right"][j, dv, near_u, far_v]
+                + corner["bottom", "left"][j, dv, far_u, near_v]
+                + corner["bottom", "right"][j, dv, far_u, far_v])
     gram = g4.reshape(ksize * ksize, ksize * ksize)
     return 0.5 * (gram + gram.T)
 
@@ -194,12 +195,15 @@ def _excluded_rows(length: int, m: int, side: str) -> tuple[IntArray, BoolArray]
 
 def _prefix(values: Array, axes: tuple[int, ...]) -> Array:
     """Prefix sums along ``axes`` with a leading zero: ``out[..., t] = sum_{s < t}``."""
+    shape = list(values.shape)
     for axis in axes:
-        values = np.cumsum(values, axis=axis)
-        pad = [(0, 0)] * values.ndim
-        pad[axis] = (1, 0)
-        values = np.pad(values, pad)
-    return values
+        shape[axis] += 1
+    out = np.zeros(shape)
+    out[tuple(slice(1, None) if axis in axes else slice(None)
+              for axis in range(values.ndim))] = values
+    for axis in axes:
+        np.cumsum(out, axis=axis, out=out)
+    return out
 
 
 def _row_strips(image: Array, m: int) -> tuple[Array, Array]:
@@ -228,22 +232,41 @@ def _row_strips(image: Array, m: int) -> tuple[Array, Array]:
     return out[0], out[1]
 
 
-def _corner(image: Array, du: int, rows: tuple[IntArray, BoolArray],
-            cols: tuple[IntArray, BoolArray]) -> Array:
-    """2-D prefix sums of the products in one corner at row lag ``du``.
+def _corners(image: Array, lags: IntArray, m: int) -> dict[tuple[str, str], Array]:
+    """Prefix-summed corner products for the row lags ``lags`` and every column lag.
 
-    Shape ``(2m + 1, m + 1, m + 1)``: entry ``[dv + m, t, l]`` sums
-    ``x[i, j] x[i + du, j + dv]`` over the first ``t`` excluded rows and ``l``
-    excluded columns.
+    Each corner is the top-left corner of the image flipped so that corner comes
+    first, at the correspondingly negated lags. Entry ``[j, dv + m, t, l]`` of a
+    table sums ``x[i, c] x[i + du, c + dv]`` (``du = lags[j]``) over the first ``t``
+    excluded rows and ``l`` excluded columns of that corner.
     """
-    m = rows[0].shape[1]
-    r = rows[0][du + m][None, :, None]
-    r_ok = rows[1][du + m][None, :, None]
-    c, c_ok = cols[0][:, None, :], cols[1][:, None, :]
-    r2 = np.clip(r + du, 0, image.shape[0] - 1)
-    c2 = np.clip(c + np.arange(-m, m + 1)[:, None, None], 0, image.shape[1] - 1)
-    products = image[r, c] * image[r2, c2] * (r_ok & c_ok)
-    return _prefix(products, axes=(1, 2))
+    out = {}
+    for row_side, rows in (("top", 1), ("bottom", -1)):
+        for col_side, cols in (("left", 1), ("right", -1)):
+            table = _top_left_corner(image[::rows, ::cols], rows * lags, m)
+            out[row_side, col_side] = table if cols == 1 else table[:, ::-1]
+    return out
+
+
+def _top_left_corner(image: Array, lags: IntArray, m: int) -> Array:
+    """Top-left corner tables, ``(len(lags), 2m + 1, m + 1, m + 1)``.
+
+    For lags ``(du, dv)`` the excluded rows start at ``max(0, -du)`` and their
+    partners at ``max(0, du)`` (columns alike), all within the image's first ``2m``
+    rows and columns, so every product is one of two ``m x m`` windows of that block
+    times the other. Rows or columns past a small image are zeros, which drops the
+    products that do not exist.
+    """
+    if m == 0:
+        return np.zeros((len(lags), 1, 1, 1))
+    block = np.zeros((2 * m, 2 * m))
+    h, w = min(2 * m, image.shape[0]), min(2 * m, image.shape[1])
+    block[:h, :w] = image[:h, :w]
+    windows = sliding_window_view(block, (m, m))  # [a, b] = block[a:a+m, b:b+m]
+    dv = np.arange(-m, m + 1)
+    first = windows[np.maximum(0, -lags)[:, None], np.maximum(0, -dv)[None, :]]
+    second = windows[np.maximum(0, lags)[:, None], np.maximum(0, dv)[None, :]]
+    return _prefix(first * second, axes=(2, 3))
 
 
 class QuadraticEngine:

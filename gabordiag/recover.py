@@ -18,7 +18,8 @@ from .losses import Loss
 from .objective import Engine, Problem
 from .trajectory import Trajectory, Verdict, classify, run_descent
 
-__all__ = ["SCHEMA", "RecoverResult", "build_problem", "loss_period", "make_engine_for",
+__all__ = ["SCHEMA", "RecoverResult", "build_problem", "kernel_description", "loss_period",
+           "make_engine_for",
            "recover", "theta_curve"]
 
 SCHEMA = "gabordiag.recover/1"
@@ -85,6 +86,19 @@ def make_engine_for(problem: Problem, config: Config, evaluations: int = 1) -> E
         if name == "auto":
             name = "quadratic" if "quadratic" in allowed_engines(problem) else "direct"
     return make_engine(problem, name, evaluations=evaluations)
+
+
+def kernel_description(config: Config, engine_name: str) -> str:
+    """Whose kernel a run uses and where its derivatives come from, in a few words."""
+    if config.kernel is None and config.derivative is None:
+        return "the built-in Gabor kernel, analytic derivatives"
+    kernel = f"your kernel {config.kernel}" if config.kernel else "the built-in Gabor kernel"
+    if config.derivative is not None:
+        return f"{kernel}, your derivative {config.derivative}"
+    if engine_name == "spectral":
+        return (f"{kernel}; no --derivative: the spectral engine differentiates the loss's "
+                "exact Fourier series instead (no finite differences needed)")
+    return f"{kernel}; no --derivative: derivatives by central finite differences"
 
 
 def loss_period(config: Config) -> float | None:

@@ -132,7 +132,9 @@ def _multi_start(config: Config, starts: Array, bank: int) -> tuple[list[str], l
 
 def _unit_vector(config: Config, starts: Array) -> tuple[list[str], list[int | None]]:
     """Learn u = (cos k theta, sin k theta), k = 2 for a pi-periodic loss (else 1), with
-    theta = atan2(u2, u1) / k; the optimizer steps u."""
+    theta = atan2(u2, u1) / k; the optimizer steps u with lr k^2 and u is put back on
+    the unit circle after each step, so that a step moves theta as far as the same step
+    on theta would: only the parametrisation changes, not the effective lr."""
     k = 2.0 if (loss_period(config) or 0) == math.pi else 1.0
     engine = make_engine_for(build_problem(config), config, evaluations=len(starts) * config.steps)
     u = np.stack([np.cos(k * starts), np.sin(k * starts)], axis=1)
@@ -158,7 +160,8 @@ def _unit_vector(config: Config, starts: Array) -> tuple[list[str], list[int | N
                 break
             r2 = np.sum(u * u, axis=1)
             dtheta_du = np.stack([-u[:, 1], u[:, 0]], axis=1) / (k * r2[:, None])
-            u = optimizer.step(u, grad[:, :1] * dtheta_du)
+            u = optimizer.step(u, grad[:, :1] * dtheta_du, config.lr * k * k)
+            u = u / np.linalg.norm(u, axis=1, keepdims=True)
     return _judge(Descents(("theta",), thetas, losses, grads, stopped), engine)
 
 
@@ -297,9 +300,23 @@ def run_remedies(config: Config, starts: int = 72,
 
 def _compare_failures(baseline: RemedyOutcome, outcome: RemedyOutcome,
                       floor: float = 0.02) -> None:
-    """Which of the baseline's failures a remedy removes (below ``floor``) or leaves."""
-    before, after = baseline.fractions, outcome.fractions
-    outcome.removes = [k for k in FAILURES if before[k] >= floor and after[k] < floor]
-    outcome.leaves = [k for k in FAILURES if after[k] >= floor]
+    """Which of the baseline's failures a remedy removes or leaves, start by start.
+
+    A failure is removed when the starts that had it (at least ``floor`` of them) now
+    recover, all but ``floor``, and it does not appear elsewhere; turning into another
+    failure does not count. A failure is left when at least ``floor`` of the starts
+    still end in it."""
+    n = len(baseline.kinds)
+    removes = []
+    for kind in FAILURES:
+        had = [i for i, k in enumerate(baseline.kinds) if k == kind]
+        if len(had) < floor * n:
+            continue
+        still = sum(outcome.kinds[i] not in ("converged", "converged-equivalent")
+                    for i in had)
+        if still < floor * n and outcome.fractions[kind] < floor:
+            removes.append(kind)
+    outcome.removes = removes
+    outcome.leaves = [k for k in FAILURES if outcome.fractions[k] >= floor]
 
 

@@ -28,6 +28,8 @@ VERDICTS = ("converged", "converged-equivalent", "local-minimum", "cycling", "st
 KERNEL_RTOL = 1e-3      # |K - K*| / |K*| below this: the kernel is the target's
 PARAM_ATOL = 1e-3       # learned values within this of the target's: not an equivalent
 SETTLED_XTOL = 1e-6     # steps below this (per coordinate) over the last 5 steps: settled
+SLOPE_GTOL = 1e-6       # a settled run whose gradient is above this (x the run's largest)
+                        # while the loss still falls is crawling, not stalled
 BOUND = 1e6             # a parameter beyond this has run away
 PERIOD_MAX = 32         # longest cycle period looked for
 PERIOD_RTOL = 0.05      # |x[t+k] - x[t]| (median) below this fraction of the swing
@@ -241,6 +243,16 @@ def _settled(t: Trajectory, engine: Engine) -> Verdict:
                        f"({_describe(t.names, final)}{_multiples_of_pi(t.names, offset)}; "
                        f"kernel error {kerr:.1e}): the optimum, at an angle equivalent to "
                        "the target.", evidence)
+    norms = t.grad_norms()
+    recent = t.loss[-6:]
+    descending = len(recent) > 1 and bool(np.all(np.diff(recent) < 0))
+    if descending and grad_norm > SLOPE_GTOL * max(1.0, float(np.nanmax(norms))):
+        step = float(t.step_sizes()[-1])
+        evidence["final_step"] = step
+        return Verdict("not-converged",
+                       f"Still descending, by tiny steps ({step:.2e} per update, gradient norm "
+                       f"{grad_norm:.3g} at {_describe(t.names, final)}): the learning rate is "
+                       "too small to get anywhere in this many steps.", evidence)
     shape = _local_shape(engine, final)
     evidence["shape"] = shape
     if shape == "minimum":
@@ -269,7 +281,8 @@ def _describe(names: tuple[str, ...], values: Array) -> str:
 
 
 def _local_shape(engine: Engine, x: Array) -> str:
-    """``minimum``, ``maximum``, ``saddle`` or ``plateau`` from the loss around ``x``."""
+    """``minimum``, ``maximum``, ``saddle``, ``slope`` or ``plateau`` from the loss
+    around ``x``."""
     h = 1e-4 * (1 + np.abs(x))
     probes = [x]
     for j in range(len(x)):
@@ -284,6 +297,10 @@ def _local_shape(engine: Engine, x: Array) -> str:
         return "plateau" if np.all(np.abs(around - centre) <= scale) else "minimum"
     if np.all(around <= centre + scale):
         return "maximum"
+    up = around > centre + scale
+    down = around < centre - scale
+    if np.all(up[0::2] != up[1::2]) and np.all(down[0::2] != down[1::2]):
+        return "slope"  # along every coordinate one side is higher, the other lower
     return "saddle"
 
 

@@ -268,9 +268,6 @@ def test_a_wrong_lambda_derivative_names_lambda(capsys: pytest.CaptureFixture[st
     assert "factor" in failed[0]["diagnosis"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: gradcheck._kernel_check diagnoses only the "
-                   "worst point; at theta = -pi/4 a transposed derivative equals minus the "
-                   "right one and is named a sign flip")
 def test_transposed_is_not_mistaken_for_a_sign_flip(capsys: pytest.CaptureFixture[str],
                                                     user: Path) -> None:
     """At theta = +-pi/4 (the reference start and target) the kernel is symmetric under
@@ -327,23 +324,25 @@ def test_user_kernel_recover_matches_ours(capsys: pytest.CaptureFixture[str],
     assert theirs["verdict"]["kind"] == ours["verdict"]["kind"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: recover and landscape do not say that a "
-                   "--kernel without --derivative is differentiated numerically")
 @pytest.mark.parametrize("command", [["recover", *RECOVER], ["landscape", *SMALL,
                                                              "--points", "64"]],
                          ids=["recover", "landscape"])
+@pytest.mark.parametrize(("engine", "phrase"), [("direct", "finite differences"),
+                                                ("spectral", "Fourier series")])
 def test_user_kernel_output_says_where_derivatives_come_from(
-        capsys: pytest.CaptureFixture[str], user: Path, command: list[str]) -> None:
-    """Issue 6: with --kernel and no --derivative, derivatives are finite differences,
-    reported as such."""
-    code, out, err = run_cli(capsys, *command, "--kernel", f"{user}:kernel")
+        capsys: pytest.CaptureFixture[str], user: Path, command: list[str], engine: str,
+        phrase: str) -> None:
+    """Issue 6: with --kernel and no --derivative the output says where derivatives
+    come from: finite differences of the kernel, or (spectral engine) the loss's
+    Fourier series, which needs none."""
+    code, out, err = run_cli(capsys, *command, "--kernel", f"{user}:kernel",
+                             "--engine", engine)
     assert code == 0, err
-    assert "finite differences" in flat(out), out[-1500:]
+    text = flat(out)
+    assert "your kernel" in text, out[-1500:]
+    assert phrase in text, out[-1500:]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: landscape._period_reason takes pi for a user "
-                   "kernel (from psi) while Problem.theta_period and the spectral engine take "
-                   "2 pi: every stationary point is listed twice")
 def test_user_kernel_landscape_matches_ours(capsys: pytest.CaptureFixture[str],
                                             user: Path) -> None:
     """The user's kernel equals ours: the same stationary points, each once."""

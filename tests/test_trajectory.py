@@ -226,7 +226,8 @@ def test_synthetic_stop_on_a_plateau_far_from_target(mse):
     top = grid[int(np.argmax(mse.loss(grid[:, None])))]
     v = classify(synthetic(mse, np.full(30, top)), mse)
     assert v.kind == "stalled"
-    assert v.evidence["shape"] in ("maximum", "saddle")
+    # a grid point next to the maximum: the probes see a maximum or one side of it
+    assert v.evidence["shape"] in ("maximum", "saddle", "slope")
 
 
 # -- a spurious local minimum ----------------------------------------------------------------

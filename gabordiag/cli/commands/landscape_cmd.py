@@ -16,6 +16,7 @@ from ...experiment import parse_angle
 from ...io import FIGURE_SUFFIXES, check_output_path, write_atomic, write_text_atomic
 from ...kernel import PARAM_NAMES
 from ...landscape import LandscapeResult, run_landscape
+from ...recover import kernel_description
 from .. import app
 from ..common import load_experiment
 from ..options import with_experiment_options
@@ -225,8 +226,9 @@ def render_landscape(result: LandscapeResult) -> None:
         f"{_angle_text(basin['to'], angular)}"
         + (f", width {width:.4f}" if width is not None else ""),
         title="Gradient magnitude", expand=False))
-    console.print(f"[dim]engine {result.engine.name}; --plot FILE.png draws it, "
-                  "--json for scripts.[/dim]")
+    console.print(f"[dim]engine {result.engine.name}; "
+                  f"{kernel_description(config, result.engine.name)}; --plot FILE.png draws "
+                  "it, --json for scripts.[/dim]")
 
 
 def _period_panel(land: Any) -> None:
@@ -289,7 +291,7 @@ def _start_panel(land: Any, start: dict[str, Any], angular: bool) -> None:
                      f"{_angle_text(basin['to'], angular)}, leading to {kind} minimum at "
                      f"{_angle_text(minimum['value'], angular)}")
     if start["at_or_next_to_maximum"]:
-        lines.append(f"[bold red]The start is at or next to a loss maximum[/bold red] "
+        lines.append(f"[bold red]The start is at or near a loss maximum[/bold red] "
                      f"({start['distance_to_maximum']:.4f} from the one at "
                      f"{_angle_text(start['nearest_maximum'], angular)}): the gradient there "
                      "is small and its sign, decided by the image, picks the side descent "

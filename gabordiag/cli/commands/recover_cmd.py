@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ...experiment import Config
 from ...io import FIGURE_SUFFIXES, check_output_path, write_atomic, write_text_atomic
-from ...recover import RecoverResult, recover, theta_curve
+from ...recover import RecoverResult, kernel_description, recover, theta_curve
 from .. import app
 from ..common import load_experiment, progress_bar
 from ..options import with_experiment_options
@@ -97,6 +97,7 @@ def setup_panel(config: Config, engine: str, period: Optional[float]) -> Panel:
         f"{config.image} {config.size}x{config.size}, seed {config.seed}"
     period_text = "n/a (psi is learned)" if period is None else \
         ("pi (psi = 0 mod pi: g(theta + pi) = g(theta))" if abs(period - math.pi) < 1e-12
+         else "2pi (your kernel's symmetry is not known)" if config.kernel
          else "2pi (psi != 0 mod pi)")
     opt = config.optimizer_settings
     hyper = {"sgd": f"momentum {opt.momentum:g}, dampening {opt.dampening:g}, "
@@ -118,6 +119,7 @@ def setup_panel(config: Config, engine: str, period: Optional[float]) -> Panel:
                                        if config.loss == "rmse-eps" else ""),
         f"optimizer  {opt.name}, lr {opt.lr:g}, {hyper}, {config.steps} steps",
         f"layer      {config.op}, {config.boundary} boundary, engine {engine}",
+        f"kernel     {kernel_description(config, engine)}",
         f"period     {period_text}",
     ]
     return Panel("\n".join(lines), title="Setup", expand=False)
