@@ -69,6 +69,14 @@ def test_gram_patches_in_small_blocks_is_the_same() -> None:
                                rtol=0, atol=1e-13 * np.abs(whole).max())
 
 
+def test_gram_built_a_few_lags_at_a_time_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    image = np.random.default_rng(5).standard_normal((23, 18))
+    whole = gram_matrix(image, 7)
+    monkeypatch.setattr("gabordiag.quadratic._BLOCK_BYTES", 1)  # one row lag per group
+    np.testing.assert_allclose(gram_matrix(image, 7), whole, rtol=0,
+                               atol=1e-14 * np.abs(whole).max())
+
+
 def test_gram_of_a_constant_image_counts_the_patches() -> None:
     gram = gram_matrix(np.full((12, 15), 2.0), 5)
     np.testing.assert_allclose(gram, np.full((25, 25), 4.0 * 8 * 11), rtol=1e-12)
