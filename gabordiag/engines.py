@@ -153,7 +153,7 @@ def _gram_bytes(problem: Problem) -> int:
 _CALL = 1e-4  # fixed cost of one evaluation call (Python, small arrays)
 _LOOP = 3e-5  # one pass of the Gram build's per-lag loops
 _FFT = 8.4e-10  # per pixel x log2(pixels), the FFTs of one direct evaluation
-_GATHER = 1.1e-8  # per element of the Gram build's corner tables and assembly
+_GATHER = 8e-9  # per element of the Gram build's corner tables and assembly
 _MATVEC = 3.3e-10  # per Gram entry read by one quadratic evaluation
 
 

@@ -121,7 +121,9 @@ def gram_matrix(padded: ArrayLike, ksize: int) -> Array:
     top, bottom = _row_strips(image, m)
     left, right = (s.transpose(1, 0, 2) for s in _row_strips(image.T, m))
 
-    g4 = np.empty((ksize, ksize, ksize, ksize))  # [u1, v1, u2, v2]
+    # G is symmetric: the blocks with u2 >= u1 (row lags du >= 0) are built, the
+    # diagonal blocks (du = 0) at half weight, and G = upper + upper^T.
+    g4 = np.zeros((ksize, ksize, ksize, ksize))  # [u1, v1, u2, v2]
     v1 = np.arange(ksize)[None, :, None]
     v2 = np.arange(ksize)[None, None, :]
     dv = v2 - v1 + m
@@ -129,24 +131,24 @@ def gram_matrix(padded: ArrayLike, ksize: int) -> Array:
     # Row lags in groups whose corner tables fit in _BLOCK_BYTES: all at once for the
     # usual kernel sizes, a few at a time for the largest.
     group = max(1, _BLOCK_BYTES // (6 * 8 * (2 * m + 1) * (m + 1) ** 2))
-    for first in range(-m, m + 1, group):
+    for first in range(0, m + 1, group):
         lags = np.arange(first, min(first + group, m + 1))
         corner = _corners(image, lags, m)
         for j, du in enumerate(lags.tolist()):
-            u1 = np.arange(max(0, -du), min(ksize, ksize - du))[:, None, None]
+            u1 = np.arange(ksize - du)[:, None, None]
             u2 = u1 + du
-            near_u, far_u = np.minimum(u1, u2), m - np.maximum(u1, u2)
+            near_u, far_u = u1, m - u2
             lag = du + m
-            g4[u1, v1, u2, v2] = (
-                full[lag, dv]
-                - top[lag, dv, near_u] - bottom[lag, dv, far_u]
-                - left[lag, dv, near_v] - right[lag, dv, far_v]
-                + corner["top", "left"][j, dv, near_u, near_v]
-                + corner["top", "right"][j, dv, near_u, far_v]
-                + corner["bottom", "left"][j, dv, far_u, near_v]
-                + corner["bottom", "right"][j, dv, far_u, far_v])
-    gram = g4.reshape(ksize * ksize, ksize * ksize)
-    return 0.5 * (gram + gram.T)
+            block = (full[lag, dv]
+                     - top[lag, dv, near_u] - bottom[lag, dv, far_u]
+                     - left[lag, dv, near_v] - right[lag, dv, far_v]
+                     + corner["top", "left"][j, dv, near_u, near_v]
+                     + corner["top", "right"][j, dv, near_u, far_v]
+                     + corner["bottom", "left"][j, dv, far_u, near_v]
+                     + corner["bottom", "right"][j, dv, far_u, far_v])
+            g4[u1, v1, u2, v2] = 0.5 * block if du == 0 else block
+    upper = g4.reshape(ksize * ksize, ksize * ksize)
+    return upper + upper.T
 
 
 def _fast_len(n: int) -> int:
