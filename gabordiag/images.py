@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,15 +49,12 @@ def grating(size: int, theta: float, wavelength: float) -> Array:
 def to_grayscale(array: NDArray[np.generic]) -> Array:
     """2-D float64 from grayscale, RGB or RGBA (alpha dropped, RGB -> BT.601 luma)."""
     data = np.asarray(array)
-    if data.dtype.kind not in "uifb":
-        raise ImageError(f"image data must be numeric, got dtype {data.dtype}")
+    _check_layout(data.shape, data.dtype)
     data = data.astype(np.float64)
     if data.ndim == 3 and data.shape[2] in (3, 4):
         data = data[..., :3] @ _LUMA
     elif data.ndim == 3 and data.shape[2] == 1:
         data = data[..., 0]
-    if data.ndim != 2:
-        raise ImageError(f"image must be 2-D grayscale, RGB or RGBA, got shape {data.shape}")
     if not np.all(np.isfinite(data)):
         raise ImageError("image contains NaN or infinite values")
     return data
@@ -72,6 +71,7 @@ def load_image(path: Path) -> Array:
     try:
         if suffix == ".npy":
             header = np.load(path, allow_pickle=False, mmap_mode="r")
+            _named(path, _check_layout, header.shape, header.dtype)  # before reading it
             _check_pixels(path, header.shape[:2])
             data = np.array(header)
         else:
@@ -90,7 +90,28 @@ def load_image(path: Path) -> Array:
         raise
     except Exception as exc:  # any reader failure is a bad file, not a bug of ours
         raise ImageError(f"image file {path} cannot be read: {exc}") from None
-    return to_grayscale(data)
+    return _named(path, to_grayscale, data)
+
+
+def _check_layout(shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+    """Numbers, 2-D grayscale or RGB/RGBA (or one channel) along the last axis."""
+    if dtype.kind not in "uifb":
+        raise ImageError(f"image data must be numeric, got dtype {dtype}")
+    if not (len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3, 4))):
+        raise ImageError(f"image must be 2-D grayscale, RGB or RGBA, got shape {shape}")
+    if 0 in shape[:2]:
+        raise ImageError(f"image has no pixels (shape {shape})")
+
+
+_T = TypeVar("_T")
+
+
+def _named(source: object, check: Callable[..., _T], *args: Any) -> _T:
+    """``check(*args)``, with the image named in its error (``--image: FILE: ...``)."""
+    try:
+        return check(*args)
+    except ImageError as exc:
+        raise ImageError(f"--image: {source}: {exc}") from None
 
 
 def _check_pixels(path: Path, shape: tuple[int, ...]) -> None:
@@ -141,4 +162,4 @@ def make_image(source: str, *, size: int, seed: int, theta: float = 0.0,
         image = grating(size, theta, wavelength)
     else:
         image = load_image(Path(source))
-    return standardize(image) if standardized else image
+    return _named(source, standardize, image) if standardized else image
