@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from .errors import ConfigError, LimitError
 from .experiment import Config
-from .recover import build_problem, loss_period, make_engine_for
+from .recover import build_problem, loss_period, make_engine_for, require_effect
 from .trajectory import VERDICTS, Descents, classify, run_descents
 
 __all__ = ["SCHEMA", "BasinCase", "BasinsResult", "run_basins", "start_grid",
@@ -136,7 +136,9 @@ def run_basins(config: Config, starts: int = 360, lrs: list[float] | None = None
     done = 0
     for loss in losses:
         loss_config = replace(config, loss=loss)
-        engine = make_engine_for(build_problem(loss_config), loss_config,
+        problem = build_problem(loss_config)
+        require_effect(problem)  # a sweep over angles that do nothing would "recover" 100%
+        engine = make_engine_for(problem, loss_config,
                                  evaluations=starts * config.steps)
         result.engines[loss] = engine.name
         for optimizer in optimizers:

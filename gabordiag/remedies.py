@@ -21,7 +21,7 @@ from .experiment import Config
 from .landscape import compute_landscape
 from .objective import Engine
 from .optim import make_optimizer
-from .recover import build_problem, loss_period, make_engine_for
+from .recover import build_problem, loss_period, make_engine_for, require_effect
 from .trajectory import VERDICTS, Descents, classify, run_descents
 
 __all__ = ["SCHEMA", "RemediesResult", "RemedyOutcome", "run_remedies"]
@@ -189,7 +189,9 @@ def _coarse_to_fine(config: Config, starts: Array) -> tuple[list[str], list[int 
 def _facts(config: Config) -> dict[str, Any]:
     """Curvature and slope at the target, from the MSE landscape."""
     mse = replace(config, loss="mse")
-    engine = make_engine_for(build_problem(mse), mse, evaluations=2000)
+    problem = build_problem(mse)
+    require_effect(problem)  # else there are no facts: the landscape is flat
+    engine = make_engine_for(problem, mse, evaluations=2000)
     land = compute_landscape(engine, "theta", points=256)
     curvature = land.facts["mse_curvature_at_target"]
     return {"mse_curvature": curvature, "mse_lr_bound": 2.0 / curvature,
