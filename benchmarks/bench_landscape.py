@@ -116,7 +116,7 @@ def main() -> None:
     print(f"spectral (from scratch)  {t_spectral:9.3f} s wall, {c_spectral:.3f} s CPU   "
           f"[Gram {spectral['gram']:.3f} s, "
           f"fit {spectral['fit']:.3f} s ({engine.n_samples} samples, {engine.n_modes} "
-          f"modes, tail {engine.tail_ratio:.1e}), evaluate {spectral['evaluate']:.3f} s]")
+          f"modes, tail {engine.tail_ratio:.1e}), evaluate {1e3 * spectral['evaluate']:.2f} ms]")
 
     direct = DirectEngine(problem)
     t_direct, c_direct, reference = best_of(1, lambda: direct.loss_grad_curv(values))
