@@ -343,7 +343,7 @@ class SpectralEngine:
             hi = np.where(same, hi, mid)
         return 0.5 * (lo + hi)
 
-    def _polish(self, roots: Array, steps: int = 8) -> Array:
+    def _polish(self, roots: Array, steps: int = 20) -> Array:
         """Safeguarded Newton steps on ``m'``: a step is kept only if ``|m'|`` drops."""
         theta = roots.copy()
         _, dm, d2m = self.mse_derivatives(theta)
