@@ -182,15 +182,17 @@ def _real(low: float | None = None, *, low_open: bool = True, high: float | None
         parts.append(f"{'>' if low_open else '>='} {low:g}")
     if high is not None:
         parts.append(f"{'<' if high_open else '<='} {high:g}")
-    what = "a " + ("" if allow_inf else "finite ") + "number" + (
-        " " + " and ".join(parts) if parts else "")
+    what = "a number" + (" " + " and ".join(parts) if parts else "") + (
+        " (or inf)" if allow_inf else "")
 
     def parse(value: Any) -> float:
         try:
             x = _number(value)
         except ValueError:
             raise ValueError(what) from None
-        bad = (math.isnan(x) or (math.isinf(x) and not (allow_inf and x > 0))
+        if allow_inf and x == math.inf:
+            return x
+        bad = (math.isnan(x) or math.isinf(x)
                or (low is not None and (x <= low if low_open else x < low))
                or (high is not None and (x >= high if high_open else x > high)))
         if bad:
@@ -297,20 +299,27 @@ def _callable_spec(value: Any) -> str:
     return value.strip()
 
 
+# Kernel parameters (pixels): outside these the kernel under- or overflows on a grid of
+# at most 255 pixels, or is a single pixel or a constant in all but name.
+_SIGMA = _real(1e-3, low_open=False, high=1e4)
+_LAMBDA = _real(1e-3, low_open=False, high=1e6, allow_inf=True)
+_GAMMA = _real(1e-3, low_open=False, high=1e3)
+
+
 _PARSERS: dict[str, Callable[[Any], Any]] = {
     "image": _image,
     "size": _integer(1, MAX_SIZE),
     "seed": _integer(0, 2**32 - 1),
     "ksize": _integer(3, 255, odd=True),
-    "sigma": _real(0.0),
-    "lambda": _real(0.0, allow_inf=True),
-    "gamma": _real(0.0),
+    "sigma": _SIGMA,
+    "lambda": _LAMBDA,
+    "gamma": _GAMMA,
     "psi": parse_angle,
     "target-theta": parse_angle,
     "theta0": parse_angle,
-    "lambda0": _real(0.0, allow_inf=True),
-    "sigma0": _real(0.0),
-    "gamma0": _real(0.0),
+    "lambda0": _LAMBDA,
+    "sigma0": _SIGMA,
+    "gamma0": _GAMMA,
     "psi0": parse_angle,
     "learn": _learn,
     "loss": _choice(LOSSES),

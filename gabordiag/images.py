@@ -127,11 +127,13 @@ def standardize(image: Array) -> Array:
     """Zero mean, unit standard deviation; a constant image is an error."""
     if not np.all(np.isfinite(image)):
         raise ImageError("image contains NaN or infinite values")
-    std = float(image.std())
-    if not std > 1e-12 * max(1.0, float(np.abs(image).max())):
+    peak = float(np.abs(image).max()) if image.size else 0.0
+    scaled = image / peak if peak > 0 else image  # so that the variance cannot underflow
+    std = float(scaled.std())
+    if not std > 1e-12:
         raise ImageError("the image is constant: it carries no orientation information "
                          "and cannot be standardised")
-    return (image - image.mean()) / std
+    return (scaled - scaled.mean()) / std
 
 
 def make_image(source: str, *, size: int, seed: int, theta: float = 0.0,

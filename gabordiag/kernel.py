@@ -98,6 +98,11 @@ class _Parts:
         x, y = _grid(ksize)
         th, lam, sg, gm, ps = (np.asarray(v, dtype=np.float64)[..., None, None]
                                for v in (theta, lambd, sigma, gamma, psi))
+        with np.errstate(under="ignore"):  # exp(-large) -> 0 is the right value
+            self._build(x, y, th, lam, sg, gm, ps)
+
+    def _build(self, x: Array, y: Array, th: Array, lam: Array, sg: Array, gm: Array,
+               ps: Array) -> None:
         cos_t, sin_t = np.cos(th), np.sin(th)
         self.xr = x * cos_t + y * sin_t
         self.yr = -x * sin_t + y * cos_t

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -61,10 +62,12 @@ def require_effect(problem: Problem) -> None:
     meaningless)."""
     from .landscape import parameter_has_effect
 
+    target = problem.target
     for name in problem.learn:
         if not parameter_has_effect(problem, name):
+            isotropic = target.gamma == 1 and math.isinf(target.lambd)
             why = (": the envelope is isotropic (gamma = 1) and there is no carrier "
-                   "(lambda = inf)" if name == "theta" else "")
+                   "(lambda = inf)" if name == "theta" and isotropic else "")
             raise GabordiagError(f"--learn: {name} does not change the kernel{why}; there "
                                  "is nothing to learn")
 
@@ -85,7 +88,10 @@ def make_engine_for(problem: Problem, config: Config, evaluations: int = 1) -> E
                               "the loss's Fourier series); use direct or quadratic")
         if name == "auto":
             name = "quadratic" if "quadratic" in allowed_engines(problem) else "direct"
-    return make_engine(problem, name, evaluations=evaluations)
+    # an image so large that its products overflow gives a non-finite loss, which the
+    # run reports as diverged: no warnings from building the engine's tables
+    with np.errstate(over="ignore", invalid="ignore"):
+        return make_engine(problem, name, evaluations=evaluations)
 
 
 def kernel_description(config: Config, engine_name: str) -> str:

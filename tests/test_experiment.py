@@ -338,6 +338,7 @@ def test_synthetic_image_smaller_than_the_kernel_is_an_error():
 # -- invalid values: ConfigError naming the key and what is allowed -------------------------
 
 POSITIVE = ["> 0"]
+KERNEL_RANGE = [">= 0.001"]  # sigma, lambda, gamma: a range where the kernel is finite
 ANGLE = ["angle"]
 INVALID = [
     # key, TOML literal, fragments the message must contain (the allowed values)
@@ -363,25 +364,25 @@ INVALID = [
     ("ksize", "21.5", ["odd"]),
     ("ksize", '"x"', ["odd"]),
     ("ksize", "true", ["odd"]),
-    ("sigma", "0", POSITIVE),
-    ("sigma", "0.0", POSITIVE),
-    ("sigma", "-1.0", POSITIVE),
-    ("sigma", "nan", POSITIVE),
-    ("sigma", "inf", POSITIVE),
-    ("sigma", '"wide"', POSITIVE),
-    ("sigma", "[4.0]", POSITIVE),
-    ("sigma", "true", POSITIVE),
-    ("sigma", "{ a = 1 }", POSITIVE),
-    ("lambda", "0", POSITIVE),
-    ("lambda", "-10", POSITIVE),
-    ("lambda", "nan", POSITIVE),
-    ("lambda", "-inf", POSITIVE),
-    ("lambda", "false", POSITIVE),
-    ("gamma", "0", POSITIVE),
-    ("gamma", "-0.5", POSITIVE),
-    ("gamma", "nan", POSITIVE),
-    ("gamma", "inf", POSITIVE),
-    ("gamma", "true", POSITIVE),
+    ("sigma", "0", KERNEL_RANGE),
+    ("sigma", "0.0", KERNEL_RANGE),
+    ("sigma", "-1.0", KERNEL_RANGE),
+    ("sigma", "nan", KERNEL_RANGE),
+    ("sigma", "inf", KERNEL_RANGE),
+    ("sigma", '"wide"', KERNEL_RANGE),
+    ("sigma", "[4.0]", KERNEL_RANGE),
+    ("sigma", "true", KERNEL_RANGE),
+    ("sigma", "{ a = 1 }", KERNEL_RANGE),
+    ("lambda", "0", KERNEL_RANGE),
+    ("lambda", "-10", KERNEL_RANGE),
+    ("lambda", "nan", KERNEL_RANGE),
+    ("lambda", "-inf", KERNEL_RANGE),
+    ("lambda", "false", KERNEL_RANGE),
+    ("gamma", "0", KERNEL_RANGE),
+    ("gamma", "-0.5", KERNEL_RANGE),
+    ("gamma", "nan", KERNEL_RANGE),
+    ("gamma", "inf", KERNEL_RANGE),
+    ("gamma", "true", KERNEL_RANGE),
     ("psi", '"abc"', ANGLE),
     ("psi", "nan", ANGLE),
     ("psi", "inf", ANGLE),
@@ -393,11 +394,11 @@ INVALID = [
     ("theta0", "nan", ANGLE),
     ("theta0", "false", ANGLE),
     ("theta0", '"nan"', ANGLE),
-    ("lambda0", "0", POSITIVE),
-    ("lambda0", "nan", POSITIVE),
-    ("sigma0", "-1", POSITIVE),
-    ("sigma0", "inf", POSITIVE),
-    ("gamma0", "0", POSITIVE),
+    ("lambda0", "0", KERNEL_RANGE),
+    ("lambda0", "nan", KERNEL_RANGE),
+    ("sigma0", "-1", KERNEL_RANGE),
+    ("sigma0", "inf", KERNEL_RANGE),
+    ("gamma0", "0", KERNEL_RANGE),
     ("psi0", '"x"', ANGLE),
     ("learn", "[]", list(PARAMS)),
     ("learn", '""', list(PARAMS)),
@@ -622,6 +623,9 @@ def test_config_error_is_a_package_error_with_exit_code_2():
 # -- config_to_toml round trip ----------------------------------------------------------------
 
 positive = st.floats(min_value=0, max_value=1e300, exclude_min=True, allow_nan=False)
+sigmas = st.floats(min_value=1e-3, max_value=1e4)       # the accepted kernel ranges
+lambdas = st.floats(min_value=1e-3, max_value=1e6) | st.just(math.inf)
+gammas = st.floats(min_value=1e-3, max_value=1e3)
 unit_open = st.floats(min_value=0, max_value=1, exclude_max=True, allow_nan=False)
 angle = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 
@@ -641,15 +645,15 @@ def valid_overrides(draw):
         "size": draw(st.integers(ksize, 4096)),
         "seed": draw(st.integers(0, 2**32 - 1)),
         "ksize": ksize,
-        "sigma": draw(positive),
-        "lambda": draw(st.one_of(positive, st.just(math.inf))),
-        "gamma": draw(positive),
+        "sigma": draw(sigmas),
+        "lambda": draw(lambdas),
+        "gamma": draw(gammas),
         "psi": draw(angle),
         "target-theta": draw(angle),
         "theta0": draw(angle),
-        "lambda0": draw(st.none() | positive),
-        "sigma0": draw(st.none() | positive),
-        "gamma0": draw(st.none() | positive),
+        "lambda0": draw(st.none() | lambdas),
+        "sigma0": draw(st.none() | sigmas),
+        "gamma0": draw(st.none() | gammas),
         "psi0": draw(st.none() | angle),
         "learn": draw(st.lists(st.sampled_from(PARAMS), min_size=1, unique=True)),
         "loss": draw(st.sampled_from(LOSSES)),

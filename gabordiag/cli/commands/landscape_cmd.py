@@ -207,7 +207,8 @@ def render_landscape(result: LandscapeResult) -> None:
         console.print(Panel(
             f"{land.param} does not change the kernel"
             + (": the envelope is isotropic (gamma = 1) and there is no carrier "
-               "(lambda = inf)" if land.param == "theta" else "")
+               "(lambda = inf)" if land.param == "theta" and config.gamma == 1
+               and math.isinf(config.lambd) else "")
             + ". The loss is constant in it; there is nothing to learn, and no verdict "
             "about minima applies.", title="No effect", expand=False))
         return
