@@ -15,9 +15,12 @@ patches^T patches. Run: ``/work/venv/bin/python benchmarks/bench_landscape.py``.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -63,6 +66,21 @@ def spectral_path(problem: Problem, values: np.ndarray) -> dict[str, Any]:
     done = time.perf_counter()
     return {"result": result, "engine": engine, "gram": built - start,
             "fit": fitted - built, "evaluate": done - fitted, "total": done - start}
+
+
+def cli_path(angles: int, repeat: int) -> tuple[float, dict[str, Any]]:
+    """``gabordiag landscape ... --json`` as a user runs it: best wall time of ``repeat``
+    runs, and its JSON."""
+    command = [sys.executable, "-m", "gabordiag", "landscape", "--size", "256", "--ksize",
+               str(KSIZE), "--seed", "0", "--loss", "mse", "--range", "0,2pi", "--points",
+               str(angles), "--json"]
+    best, output = math.inf, ""
+    for _ in range(repeat):
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        best = min(best, time.perf_counter() - start)
+        output = done.stdout
+    return best, json.loads(output)
 
 
 def torch_path(torch: Any, image: np.ndarray, values: np.ndarray,
@@ -118,6 +136,11 @@ def main() -> None:
           f"fit {spectral['fit']:.3f} s ({engine.n_samples} samples, {engine.n_modes} "
           f"modes, tail {engine.tail_ratio:.1e}), evaluate {1e3 * spectral['evaluate']:.2f} ms]")
 
+    t_cli, landscape_json = cli_path(args.angles, args.repeat)
+    print(f"gabordiag landscape CLI  {t_cli:9.3f} s wall (process start to finished JSON, "
+          f"{len(landscape_json['grid'])} angles, engine {landscape_json['engine']}, "
+          f"{len(landscape_json['stationary_points'])} stationary points)")
+
     direct = DirectEngine(problem)
     t_direct, c_direct, reference = best_of(1, lambda: direct.loss_grad_curv(values))
     print(f"direct engine            {t_direct:9.3f} s wall, {c_direct:.3f} s CPU")
@@ -150,6 +173,9 @@ def main() -> None:
 
     print("\nratios (higher is faster for the spectral path):")
     print(f"  direct / spectral  {t_direct / t_spectral:8.1f}x")
+    if torch is not None:
+        print(f"  torch / CLI        {t_torch / t_cli:8.1f}x   (target >= 25x: the whole "
+              "command, process start to JSON)")
     if torch is not None:
         print(f"  torch / spectral   {t_torch / t_spectral:8.1f}x   (target >= 25x); at torch's "
               f"fastest chunk rate: {t_torch_best / t_spectral:.1f}x")

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from .errors import LimitError
 from .objective import Engine, Problem
+from .scalar import bracketed_root
 
 __all__ = [
     "MAX_POINTS",
@@ -147,8 +148,7 @@ def _target_equivalent(problem: Problem, base: Array, j: int, value: float) -> b
 
 def _roots_on_grid(engine: Engine, base: Array, j: int, grid: Array, grad: Array,
                    periodic: bool) -> list[float]:
-    """Every sign change of the gradient between grid points, refined by brentq."""
-    from scipy.optimize import brentq
+    """Every sign change of the gradient between grid points, refined on its bracket."""
 
     def derivative(v: float) -> float:
         point = base.copy()
@@ -165,7 +165,7 @@ def _roots_on_grid(engine: Engine, base: Array, j: int, grid: Array, grad: Array
         if a == 0:
             roots.append(float(xs[i]))
         elif a * b < 0:
-            roots.append(float(brentq(derivative, xs[i], xs[i + 1], xtol=1e-13, rtol=1e-15)))
+            roots.append(bracketed_root(derivative, float(xs[i]), float(xs[i + 1])))
     return roots
 
 
@@ -254,9 +254,15 @@ def compute_landscape(engine: Engine, param: str = "theta",
 def _roots(engine: Engine, base: Array, j: int, grid: Array, grad: Array, periodic: bool,
            low: float, high: float) -> list[float]:
     spectral_roots = getattr(engine, "stationary_points", None)
-    if periodic and callable(spectral_roots) and len(base) == 1:
-        # exact roots of the Fourier series, mapped into the sampled period
-        return sorted(float(low + (p.theta - low) % (high - low)) for p in spectral_roots())
+    if callable(spectral_roots) and len(base) == 1:
+        # exact roots of the Fourier series, repeated over the span by the period
+        period = float(engine.period)  # type: ignore[attr-defined]
+        roots: list[float] = []
+        for p in spectral_roots():
+            first = p.theta + period * math.ceil((low - p.theta) / period)
+            values = np.arange(first, high + (0 if periodic else 1e-12), period)
+            roots.extend(float(v) for v in values if v < high or not periodic)
+        return sorted(roots)
     if len(grid) < ROOT_GRID:  # the roots must not depend on how densely the user samples
         grid = (np.linspace(low, high, ROOT_GRID, endpoint=False) if periodic
                 else np.linspace(low, high, ROOT_GRID))
@@ -349,8 +355,14 @@ def _same_problem_engine(engine: Engine, loss: Any) -> Engine:
     """An engine of the same kind for the same problem with another loss."""
     from dataclasses import replace as dc_replace
 
+    if engine.problem.loss == loss:
+        return engine
     problem = dc_replace(engine.problem, loss=loss)
+    quadratic = getattr(engine, "quadratic", engine)
+    gram = getattr(quadratic, "gram", None)  # the patch Gram does not depend on the loss
     try:
+        if gram is not None:
+            return type(engine)(problem, gram)  # type: ignore[call-arg]
         return type(engine)(problem)  # type: ignore[call-arg]
     except (TypeError, ValueError):
         from .objective import DirectEngine

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from .objective import Engine, Problem
 from .optim import OptimizerSettings, make_optimizer
+from .scalar import golden_minimum
 
 __all__ = ["VERDICTS", "Descents", "Trajectory", "Verdict", "classify", "run_descent",
            "run_descents"]
@@ -388,17 +389,14 @@ def _surrounded_minimum(engine: Engine, final: Array, j: int, low: float,
     lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
     best, best_value = grid[i], float(values[i])
     if hi > lo:
-        from scipy.optimize import minimize_scalar
-
         def along(v: float) -> float:
             p = final.copy()
             p[j] = v
             return float(engine.loss(p[None, :])[0])
 
-        res = minimize_scalar(along, bounds=(lo, hi), method="bounded",
-                              options={"xatol": 1e-10})
-        if res.fun <= best_value:
-            best, best_value = float(res.x), float(res.fun)
+        x, fx = golden_minimum(along, float(lo), float(hi), xtol=1e-10)
+        if fx <= best_value:
+            best, best_value = x, fx
     point = final.copy()
     point[j] = best
     problem = engine.problem
