@@ -46,7 +46,10 @@ def allowed_engines(problem: Problem) -> tuple[str, ...]:
     names = ["auto", "direct"]
     if problem.loss.mse_family and _gram_bytes(problem) <= GRAM_LIMIT_BYTES:
         names.append("quadratic")
-        if problem.learn == ("theta",):
+        # the spectral engine differentiates its Fourier series of the loss: it would
+        # never call a user's derivative, which is what such a run is there to examine
+        user_derivative = getattr(problem.model, "derivative_fn", None) is not None
+        if problem.learn == ("theta",) and not user_derivative:
             names.append("spectral")
     return tuple(names)
 
@@ -118,6 +121,10 @@ def _check_forced(problem: Problem, name: str) -> None:
         raise ConfigError(f"--engine spectral needs --learn theta and a loss in {_FAMILY} "
                           f"(got --learn {','.join(problem.learn)}, --loss "
                           f"{problem.loss.name}); allowed here: {allowed}")
+    if name == "spectral" and getattr(problem.model, "derivative_fn", None) is not None:
+        raise ConfigError("--engine spectral cannot use --derivative: it differentiates the "
+                          f"loss's Fourier series and would never call yours; allowed here: "
+                          f"{allowed}")
     if name == "quadratic" and not problem.loss.mse_family:
         raise ConfigError(f"--engine quadratic needs a loss in {_FAMILY} (got --loss "
                           f"{problem.loss.name}); allowed here: {allowed}")
@@ -132,7 +139,7 @@ def _auto(problem: Problem, evaluations: int) -> Engine:
         return DirectEngine(problem)
     from .quadratic import QuadraticEngine, gram_matrix
 
-    if problem.learn == ("theta",):
+    if "spectral" in allowed_engines(problem):
         from .spectral import SpectralEngine
 
         gram = gram_matrix(problem.padded, problem.ksize)

@@ -73,21 +73,11 @@ def require_effect(problem: Problem) -> None:
 
 
 def make_engine_for(problem: Problem, config: Config, evaluations: int = 1) -> Engine:
-    """The engine the config asks for (``auto``: the fastest exact one).
-
-    With a user derivative (``--derivative``) the spectral engine is not used: it
-    differentiates its Fourier series of the loss and would never call the derivative
-    being examined.
-    """
-    from .engines import allowed_engines, make_engine
+    """The engine the config asks for (``auto``: the fastest exact one; never the
+    spectral engine with a user derivative, which it would not call)."""
+    from .engines import make_engine
 
     name = config.engine
-    if config.derivative is not None:
-        if name == "spectral":
-            raise ConfigError("--engine: spectral cannot use --derivative (it differentiates "
-                              "the loss's Fourier series); use direct or quadratic")
-        if name == "auto":
-            name = "quadratic" if "quadratic" in allowed_engines(problem) else "direct"
     # an image so large that its products overflow gives a non-finite loss, which the
     # run reports as diverged: no warnings from building the engine's tables
     with np.errstate(over="ignore", invalid="ignore"):
