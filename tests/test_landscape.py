@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from cli_helpers import gabor
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import correlate2d
@@ -67,17 +68,6 @@ def fd_grad_curv(engine: DirectEngine, theta: np.ndarray, h_grad: float = 1e-5,
     grad = (loss(theta + h_grad) - loss(theta - h_grad)) / (2 * h_grad)
     curv = (loss(theta + h_curv) - 2 * loss(theta) + loss(theta - h_curv)) / h_curv**2
     return grad, curv
-
-
-def gabor(ksize: int, theta: float, sigma: float, lambd: float, gamma: float,
-          psi: float = 0.0) -> np.ndarray:
-    """DESIGN.md's kernel written out: ``K[row, col] = g(x = col - c, y = row - c)``."""
-    c = ksize // 2
-    y, x = np.mgrid[0:ksize, 0:ksize].astype(float) - c
-    xr = x * np.cos(theta) + y * np.sin(theta)
-    yr = -x * np.sin(theta) + y * np.cos(theta)
-    return np.exp(-(xr**2 + gamma**2 * yr**2) / (2 * sigma**2)) * np.cos(
-        2 * np.pi * xr / lambd + psi)
 
 
 def circular_gap(a: float, b: float, period: float) -> float:

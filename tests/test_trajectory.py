@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from cli_helpers import gabor as kernel
 from scipy.optimize import brentq
 
 from gabordiag.experiment import resolve_config
@@ -46,16 +47,6 @@ def rmse():
 def spurious():
     """lambda 3: more carrier cycles under the envelope, spurious minima appear."""
     return make_engine(**{"lambda": 3})
-
-
-def kernel(ksize, theta, sigma, lambd, gamma, psi=0.0):
-    """The Gabor kernel from DESIGN.md's formula, written out independently."""
-    c = ksize // 2
-    y, x = np.mgrid[0:ksize, 0:ksize].astype(float) - c
-    xr = x * np.cos(theta) + y * np.sin(theta)
-    yr = -x * np.sin(theta) + y * np.cos(theta)
-    return np.exp(-(xr**2 + gamma**2 * yr**2) / (2 * sigma**2)) * np.cos(
-        2 * np.pi * xr / lambd + psi)
 
 
 def kernel_error(engine, theta):
