@@ -25,6 +25,8 @@ def check_output_path(path: Path, option: str, suffixes: tuple[str, ...] | None 
         raise ConfigError(f"{option}: directory {parent} does not exist")
     if path.is_dir():
         raise ConfigError(f"{option}: {path} is a directory")
+    if path.exists() and not path.is_file():  # a device or pipe must not be replaced
+        raise ConfigError(f"{option}: {path} exists and is not a regular file")
     if not os.access(parent, os.W_OK):
         raise ConfigError(f"{option}: directory {parent} is not writable")
     return path
@@ -32,7 +34,9 @@ def check_output_path(path: Path, option: str, suffixes: tuple[str, ...] | None 
 
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` (same suffix) that replaces it on success."""
+    """A temporary path beside ``path`` (same suffix) that replaces it on success
+    (through a symbolic link: the file it points to is replaced, not the link)."""
+    path = path.resolve() if path.is_symlink() else path
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix,
                                dir=path.parent if str(path.parent) else ".")
     os.close(fd)

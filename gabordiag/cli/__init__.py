@@ -1,7 +1,7 @@
 """The ``gabordiag`` command line: parse, call the core, render with rich.
 
-Exit codes: 0 success, 1 a check that ran and failed, 2 a usage or config error,
-130 interrupted (Ctrl-C).
+Exit codes: 0 success, 1 a check that ran and failed, 2 a usage or config error (or
+an output file that cannot be written), 130 interrupted (Ctrl-C).
 """
 
 import sys
@@ -71,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     except GabordiagError as exc:
         print_error(str(exc))
         return exc.exit_code
+    except OSError as exc:  # a full disk or a vanished directory while writing output
+        where = f"{exc.filename}: " if exc.filename else ""
+        print_error(f"cannot write output: {where}{exc.strerror or exc}")
+        return 2
     except click_exceptions.ClickException as exc:
         print_error(exc.format_message())
         return exc.exit_code

@@ -1,0 +1,60 @@
+"""Output files: atomic writes, refusing non-regular files, I/O errors as one line."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from gabordiag.cli import main
+from gabordiag.cli.commands import recover_cmd
+from gabordiag.errors import ConfigError
+from gabordiag.io import check_output_path, write_text_atomic
+
+SMALL = ["--size", "32", "--ksize", "5", "--steps", "5"]
+
+
+def test_atomic_write_replaces_the_whole_file_with_normal_permissions(tmp_path: Path) -> None:
+    path = tmp_path / "out.csv"
+    path.write_text("old")
+    write_text_atomic(path, "new")
+    assert path.read_text() == "new"
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]  # no temporary left
+
+
+def test_a_symlink_keeps_pointing_at_the_new_file(tmp_path: Path) -> None:
+    target = tmp_path / "target.csv"
+    target.write_text("old")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    write_text_atomic(link, "new")
+    assert link.is_symlink()
+    assert target.read_text() == "new"
+
+
+def test_a_pipe_is_not_replaced(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        check_output_path(fifo, "--csv")
+
+
+def test_an_io_error_while_writing_is_one_line(capsys: pytest.CaptureFixture[str],
+                                               tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    def full_disk(path: Path, text: str) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(recover_cmd, "write_text_atomic", full_disk)
+    code = main(["recover", *SMALL, "--csv", str(tmp_path / "out.csv")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("gabordiag: error: cannot write output:")
+    assert "No space left on device" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out.csv").exists()
