@@ -19,10 +19,11 @@ def load_experiment(experiment: dict[str, Any],
 
 
 @contextlib.contextmanager
-def progress_bar(total: int, description: str,
-                 enabled: bool = True) -> Iterator[Optional[Callable[[int], None]]]:
-    """A rich progress bar on stderr when it is a terminal; yields ``advance_to(n)``."""
-    if not enabled or total < 50 or not sys.stderr.isatty():
+def progress_bar(total: int, description: str, enabled: bool = True, min_total: int = 50
+                 ) -> Iterator[Optional[Callable[..., None]]]:
+    """A rich progress bar on stderr when it is a terminal and the work is long
+    (``total >= min_total``); yields ``advance_to(done, new_total=None)``."""
+    if not enabled or total < min_total or not sys.stderr.isatty():
         yield None
         return
     from rich.progress import (
@@ -38,8 +39,10 @@ def progress_bar(total: int, description: str,
         task = progress.add_task(description, total=total)
         last = [0]
 
-        def advance_to(done: int) -> None:
-            if done - last[0] >= max(1, total // 200) or done == total:
+        def advance_to(done: int, new_total: int | None = None) -> None:
+            if new_total is not None:
+                progress.update(task, total=new_total)
+            if done - last[0] >= max(1, total // 200) or done == total or new_total:
                 progress.update(task, completed=done)
                 last[0] = done
 

@@ -32,9 +32,8 @@ def remedies_command(
     unit-vector (doubled-angle) parametrisation and coarse-to-fine, each measured.
     """
     config, _ = load_experiment(experiment, config_path)
-    with progress_bar(10, "remedies", enabled=not json_output) as advance:
-        result = run_remedies(config, starts,
-                              progress=None if advance is None else lambda d, t: advance(d))
+    with progress_bar(9, "remedies", enabled=not json_output, min_total=1) as advance:
+        result = run_remedies(config, starts, progress=advance)
     if json_output:
         print_json(result.to_dict())
         return
