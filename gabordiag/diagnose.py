@@ -203,18 +203,22 @@ def _findings(config: Config, grad: GradcheckResult, land_result: LandscapeResul
             f"use mse with lr < {mse_bound:.3g}, rmse-eps, or decay the lr"
             if mse_bound else "use mse, rmse-eps, or decay the lr",
             weight=10 if explains else 4))
-    bound = facts["max_stable_lr"]["sgd"]
-    if bound is not None and config.optimizer == "sgd":
+    bounds = facts["max_stable_lr"]
+    bound, effective = bounds["sgd"], bounds["sgd_configured"]
+    if bound is not None and effective is not None and config.optimizer == "sgd":
         mu = config.momentum
-        effective = bound * (1 + mu)
         if lr > effective:
+            with_momentum = (f" (with momentum {mu:g}"
+                             + (", Nesterov" if config.nesterov else "")
+                             + (f", dampening {config.dampening:g}" if config.dampening
+                                else "") + f": {effective:.3g})") if mu else ""
             out.append(Finding(
                 "lr-above-bound", "high" if failed else "medium",
-                f"lr = {lr:g} is {lr / bound:.3g} times the curvature bound 2 / "
-                f"{facts['loss_curvature_at_target']:.3g} = {bound:.3g}"
-                + (f" (with momentum {mu:g}: {effective:.3g})" if mu else "")
-                + "; plain descent overshoots the minimum and cannot converge there",
-                {"lr": lr, "bound": bound, "ratio": lr / bound, "momentum": mu},
+                f"lr = {lr:g} is {lr / effective:.3g} times the stable bound; the curvature "
+                f"bound 2 / {facts['loss_curvature_at_target']:.3g} = {bound:.3g}"
+                + with_momentum
+                + "; descent overshoots the minimum and cannot converge there",
+                {"lr": lr, "bound": effective, "ratio": lr / effective, "momentum": mu},
                 f"lr < {effective:.3g}", weight=9))
     if config.momentum > 0 and config.optimizer == "sgd" and failed:
         out.append(Finding(
@@ -305,15 +309,19 @@ def _answers(d: Diagnosis) -> dict[str, str]:
     land = d.landscape.landscape
     assert land is not None
     ids = {f.id for f in d.findings}
+    n_spurious = len(land.spurious_minima())
+    compete = "minimum competes" if n_spurious == 1 else "minima compete"
     reachable = ("yes: the global minimum is the target's kernel"
-                 + (f"; {len(land.spurious_minima())} spurious minima compete with it"
-                    if land.spurious_minima() else ""))
+                 + (f"; {n_spurious} spurious {compete} with it" if n_spurious else ""))
+    failed = d.run.verdict.kind not in ("converged", "converged-equivalent")
     return {
         "is the derivative wrong": "no: it agrees with finite differences" if d.gradcheck.passed
         else "yes: see derivative-wrong",
         "is there a reachable minimum": reachable,
-        "is the code wrong": ("the loss and its gradient are right; the failure is the "
-                              "optimisation" if d.gradcheck.passed else
+        "is the code wrong": (("the loss and its gradient are right; the failure is the "
+                               "optimisation" if failed else
+                               "no: the loss and its gradient are right, and descent recovers "
+                               "the target") if d.gradcheck.passed else
                               "the derivative is wrong"),
         "how to debug it": ("see the remedies ranking" if "remedies" in ids else
                             "nothing to fix: recovery works"),

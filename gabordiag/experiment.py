@@ -391,9 +391,18 @@ def load_config(path: Path) -> tuple[dict[str, Any], ConfigSource]:
         if key in SECTIONS:
             if not isinstance(value, dict):
                 raise ConfigError(f"{path}: [{key}] must be a table")
+            if key == "expect":  # validated wherever the file is read, not only by check
+                from .check import parse_expectations
+
+                parse_expectations(value, str(path))
             sections[key] = value
             continue
         canonical = key.replace("_", "-") if key != "lambda" else key
+        if canonical in values:
+            other = next(k for k in raw if k != key and
+                         (k.replace("_", "-") if k != "lambda" else k) == canonical)
+            raise ConfigError(f"{path}: keys {other!r} and {key!r} are the same key; "
+                              "keep one")
         if canonical not in _PARSERS:
             tables = ", ".join(f"[{s}]" for s in SECTIONS)
             raise ConfigError(f"{path}: unknown key {key!r}; allowed keys: "

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 
 from .errors import ImageError, LimitError
 
-__all__ = ["SYNTHETIC", "grating", "load_image", "make_image", "pink_noise",
+__all__ = ["SYNTHETIC", "gaussian_blur", "grating", "load_image", "make_image", "pink_noise",
            "standardize", "to_grayscale", "white_noise"]
 
 Array = NDArray[np.float64]
@@ -64,10 +64,10 @@ def load_image(path: Path) -> Array:
     """Read ``.npy``, ``.png`` or ``.jpg`` as float64 grayscale (not standardised)."""
     suffix = path.suffix.lower()
     if suffix not in FILE_SUFFIXES:
-        raise ImageError(f"image file {path}: unsupported type {suffix!r}; "
+        raise ImageError(f"--image: {path}: unsupported type {suffix!r}; "
                          f"allowed: {', '.join(FILE_SUFFIXES)}")
     if not path.is_file():
-        raise ImageError(f"image file {path} does not exist")
+        raise ImageError(f"--image: {path} does not exist")
     try:
         if suffix == ".npy":
             header = np.load(path, allow_pickle=False, mmap_mode="r")
@@ -89,7 +89,7 @@ def load_image(path: Path) -> Array:
     except (ImageError, LimitError):
         raise
     except Exception as exc:  # any reader failure is a bad file, not a bug of ours
-        raise ImageError(f"image file {path} cannot be read: {exc}") from None
+        raise ImageError(f"--image: {path} cannot be read: {exc}") from None
     return _named(path, to_grayscale, data)
 
 
@@ -121,6 +121,17 @@ def _check_pixels(path: Path, shape: tuple[int, ...]) -> None:
         side = int(MAX_PIXELS**0.5)
         raise LimitError(f"--image: {path} has {shape[0]}x{shape[1]} pixels, more than the "
                          f"{side}x{side} this tool handles; crop or downsample it first")
+
+
+def gaussian_blur(image: Array, sigma: float) -> Array:
+    """The image convolved with a Gaussian of width ``sigma`` pixels (periodic boundary,
+    by FFT); ``sigma = 0`` or an infinite one (no carrier) returns it unchanged."""
+    if not sigma > 0 or not np.isfinite(sigma):
+        return image
+    fy = np.fft.fftfreq(image.shape[0])[:, None]
+    fx = np.fft.rfftfreq(image.shape[1])[None, :]
+    transfer = np.exp(-2 * (np.pi * sigma) ** 2 * (fx**2 + fy**2))
+    return np.fft.irfft2(np.fft.rfft2(image) * transfer, s=image.shape)
 
 
 def standardize(image: Array) -> Array:

@@ -187,7 +187,8 @@ def _classify_point(engine: Engine, base: Array, j: int, value: float, spacing: 
 
 def compute_landscape(engine: Engine, param: str = "theta",
                       span: tuple[float, float] | None = None, points: int = 720,
-                      theta0: float | None = None, momentum: float = 0.0) -> Landscape:
+                      theta0: float | None = None, momentum: float = 0.0,
+                      dampening: float = 0.0, nesterov: bool = False) -> Landscape:
     """Sample the loss over one parameter and find what descent will meet.
 
     Parameters
@@ -204,8 +205,8 @@ def compute_landscape(engine: Engine, param: str = "theta",
         Number of samples (the stationary points do not depend on it).
     theta0 : float, optional
         A starting value to situate (its basin, how close it is to a maximum).
-    momentum : float
-        Heavy-ball momentum for the stable learning-rate bound ``2 (1 + mu) / c``.
+    momentum, dampening, nesterov
+        SGD settings for the stable learning-rate bound (see :func:`max_stable_lr`).
     """
     problem = engine.problem
     if param not in problem.learn:
@@ -247,7 +248,8 @@ def compute_landscape(engine: Engine, param: str = "theta",
                           period=period, period_reason=reason, period_check=period_check,
                           stationary_points=points_found, has_effect=has_effect)
     if has_effect:
-        landscape.facts = _facts(engine, landscape, target_value, theta0, periodic, momentum)
+        sgd = {"momentum": momentum, "dampening": dampening, "nesterov": nesterov}
+        landscape.facts = _facts(engine, landscape, target_value, theta0, periodic, sgd)
     return landscape
 
 
@@ -285,7 +287,7 @@ def _mark_global(points: list[StationaryPoint], loss: Array) -> None:
 
 
 def _facts(engine: Engine, land: Landscape, target_value: float, theta0: float | None,
-           periodic: bool, momentum: float) -> dict[str, Any]:
+           periodic: bool, sgd: dict[str, Any]) -> dict[str, Any]:
     """Figures behind the landscape's statements."""
     problem = engine.problem
     j = problem.learn.index(land.param)
@@ -298,7 +300,7 @@ def _facts(engine: Engine, land: Landscape, target_value: float, theta0: float |
         "n_minima": len(land.minima()), "n_maxima": len(land.maxima()),
         "n_spurious_minima": len(land.spurious_minima()),
     }
-    facts.update(_curvature_at_target(engine, j, target_value, momentum))
+    facts.update(_curvature_at_target(engine, j, target_value, sgd))
     basin = _basin(land, target_value, periodic)
     facts["target_basin"] = basin
     if theta0 is not None:
@@ -306,22 +308,32 @@ def _facts(engine: Engine, land: Landscape, target_value: float, theta0: float |
     return facts
 
 
-def max_stable_lr(curvature: float | None, momentum: float = 0.0) -> dict[str, Any]:
-    """Largest stable learning rates on a quadratic of this curvature.
+def max_stable_lr(curvature: float | None, momentum: float = 0.0, dampening: float = 0.0,
+                  nesterov: bool = False) -> dict[str, Any]:
+    """Largest stable learning rates of torch.optim.SGD on a quadratic of curvature c.
 
-    Plain gradient descent: ``lr < 2 / c``; heavy-ball momentum ``mu``:
-    ``lr < 2 (1 + mu) / c``. Adam and RMSprop normalise the step by the gradient's
-    running magnitude, so no curvature bound applies to them (``None``).
+    Plain descent: ``lr < 2 / c``. Heavy-ball momentum ``mu`` with dampening ``d``:
+    ``lr < 2 (1 + mu) / ((1 - d) c)``; Nesterov (``d = 0``): ``lr < 2 (1 + mu) /
+    ((1 + 2 mu) c)`` (from the spectral radius of the two-step recursion). Adam and
+    RMSprop normalise the step by the gradient's running magnitude: no curvature bound
+    applies to them (``None``). ``sgd_configured`` is the bound for the given settings.
     """
+    out: dict[str, Any] = {"sgd": None, "sgd_momentum": None, "sgd_configured": None,
+                           "momentum": momentum, "dampening": dampening,
+                           "nesterov": nesterov, "rmsprop": None, "adam": None}
     if curvature is None or not curvature > 0:
-        return {"sgd": None, "sgd_momentum": None, "momentum": momentum,
-                "rmsprop": None, "adam": None}
-    return {"sgd": 2.0 / curvature, "sgd_momentum": 2.0 * (1.0 + momentum) / curvature,
-            "momentum": momentum, "rmsprop": None, "adam": None}
+        return out
+    heavy = 2.0 * (1.0 + momentum) / ((1.0 - dampening) * curvature) if dampening < 1 \
+        else None
+    configured = (2.0 * (1.0 + momentum) / ((1.0 + 2.0 * momentum) * curvature)
+                  if nesterov else heavy if momentum else 2.0 / curvature)
+    out.update({"sgd": 2.0 / curvature, "sgd_momentum": heavy,
+                "sgd_configured": configured})
+    return out
 
 
 def _curvature_at_target(engine: Engine, j: int, target_value: float,
-                         momentum: float) -> dict[str, Any]:
+                         sgd: dict[str, Any]) -> dict[str, Any]:
     """The loss's curvature at the target and the step sizes it allows."""
     problem = engine.problem
     base = problem.target_vector()
@@ -343,11 +355,11 @@ def _curvature_at_target(engine: Engine, j: int, target_value: float,
             values = engine.loss(probes)
             slope = float(np.mean(values) - engine.loss(point[None, :])[0]) / h
         out.update({"loss_curvature_at_target": None, "one_sided_slope": slope,
-                    "max_stable_lr": max_stable_lr(None, momentum)})
+                    "max_stable_lr": max_stable_lr(None, **sgd)})
         return out
     curv = float(engine.loss_grad_curv(point[None, :])[2][0, j])
     out["loss_curvature_at_target"] = curv
-    out["max_stable_lr"] = max_stable_lr(curv, momentum)
+    out["max_stable_lr"] = max_stable_lr(curv, **sgd)
     return out
 
 
@@ -583,7 +595,8 @@ def run_landscape(config: Any, param: str = "theta", param2: str | None = None,
         engine = make_engine_for(problem, config, evaluations=4 * n)
         start = config.start.as_dict()[param] if param in config.learn else None
         land = compute_landscape(engine, param, span, n, theta0=start,
-                                 momentum=config.momentum)
+                                 momentum=config.momentum, dampening=config.dampening,
+                                 nesterov=config.nesterov)
         return LandscapeResult(config=config, engine=engine, landscape=land)
     n = points or 121
     engine = make_engine_for(problem, config, evaluations=n * n)

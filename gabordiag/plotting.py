@@ -14,7 +14,7 @@ __all__ = [
     "OUTCOME_COLOURS", "basins_figure", "kernel_figure", "landscape_2d_figure",
     "landscape_figure", "plot_kernel", "plot_landscape", "plot_landscape_2d",
     "plot_loss_over_steps", "plot_outcome_map", "plot_param_over_steps",
-    "plot_trajectory_on_curve", "recover_figure",
+    "plot_trajectory_on_curve", "recover_figure", "wrap_into_period",
 ]
 
 Array = NDArray[np.float64]
@@ -265,3 +265,14 @@ def basins_figure(result: Any, landscape: Any) -> Figure:
     top.set_title("loss over theta (the basins line up with it)", fontsize="small")
     plot_outcome_map(bottom, starts, labels, [c.kinds for c in result.cases])
     return fig
+
+
+def wrap_into_period(values: Array, losses: Array, first: float, period: float | None
+                     ) -> tuple[Array, Array]:
+    """Iterates mapped into ``[first, first + period)`` for drawing on one period of the
+    landscape, with a break (NaN) wherever an iterate wraps around."""
+    if period is None:
+        return values, losses
+    wrapped = first + (values - first) % period
+    breaks = np.flatnonzero(np.abs(np.diff(wrapped)) > period / 2) + 1
+    return np.insert(wrapped, breaks, np.nan), np.insert(losses, breaks, np.nan)

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from .basins import start_grid, steps_to_settle
 from .errors import ConfigError
 from .experiment import Config
+from .images import gaussian_blur
 from .landscape import compute_landscape
 from .objective import Engine
 from .optim import make_optimizer
@@ -28,6 +29,7 @@ __all__ = ["SCHEMA", "RemediesResult", "RemedyOutcome", "run_remedies"]
 
 SCHEMA = "gabordiag.remedies/1"
 Array = NDArray[np.float64]
+COARSE_BLUR = 0.25  # blur width of the coarse stage, in carrier wavelengths
 FAILURES = ("cycling", "local-minimum", "stalled", "diverged", "not-converged")
 
 
@@ -132,8 +134,8 @@ def _multi_start(config: Config, starts: Array, bank: int) -> tuple[list[str], l
 
 def _unit_vector(config: Config, starts: Array) -> tuple[list[str], list[int | None]]:
     """Learn u = (cos k theta, sin k theta), k = 2 for a pi-periodic loss (else 1), with
-    theta = atan2(u2, u1) / k; the optimizer steps u with lr k^2 and u is put back on
-    the unit circle after each step, so that a step moves theta as far as the same step
+    theta = atan2(u2, u1) / k; u is put back on the unit circle after each step and
+    plain SGD steps it with lr k^2, so that a step moves theta as far as the same step
     on theta would: only the parametrisation changes, not the effective lr."""
     k = 2.0 if (loss_period(config) or 0) == math.pi else 1.0
     engine = make_engine_for(build_problem(config), config, evaluations=len(starts) * config.steps)
@@ -160,16 +162,24 @@ def _unit_vector(config: Config, starts: Array) -> tuple[list[str], list[int | N
                 break
             r2 = np.sum(u * u, axis=1)
             dtheta_du = np.stack([-u[:, 1], u[:, 0]], axis=1) / (k * r2[:, None])
-            u = optimizer.step(u, grad[:, :1] * dtheta_du, config.lr * k * k)
+            # plain SGD needs lr k^2 for the same step in theta; adaptive optimizers
+            # normalise the step themselves, so their lr is left as configured
+            rate = config.lr * k * k if config.optimizer == "sgd" else config.lr
+            u = optimizer.step(u, grad[:, :1] * dtheta_du, rate)
             u = u / np.linalg.norm(u, axis=1, keepdims=True)
     return _judge(Descents(("theta",), thetas, losses, grads, stopped), engine)
 
 
 def _coarse_to_fine(config: Config, starts: Array) -> tuple[list[str], list[int | None]]:
-    """Half the steps with the carrier's wavelength doubled (half the cycles under the
-    envelope: a smoother landscape), then the real problem from where that ended."""
-    coarse = replace(config, lambd=2 * config.lambd, steps=config.steps // 2)
-    engine = make_engine_for(build_problem(coarse), coarse, evaluations=len(starts) * coarse.steps)
+    """Half the steps on a blurred copy of the data, then the real problem from where
+    that ended. Blurring the input and the target output by the same Gaussian is what a
+    user can do to their own data (the blur commutes with the layer), and it weights the
+    image's spectrum towards low frequencies, where the kernels of nearby orientations
+    overlap more: a smoother landscape."""
+    coarse = replace(config, steps=config.steps // 2)
+    problem = build_problem(coarse)
+    blurred = replace(problem, image=gaussian_blur(problem.image, COARSE_BLUR * config.lambd))
+    engine = make_engine_for(blurred, coarse, evaluations=len(starts) * coarse.steps)
     first = run_descents(engine, coarse.optimizer_settings, starts[:, None], coarse.steps)
     middle = np.array([first.run(b).params[-1, 0] for b in range(len(starts))])
     middle = np.where(np.isfinite(middle), middle, starts)
@@ -216,9 +226,11 @@ def _catalogue(config: Config, facts: dict[str, Any]
         return lambda starts: _plain(changed, starts, schedule)
 
     if config.loss != "mse":
+        relation = ("below" if lr < bound else f"{lr / bound:.2g} x")
         entries.append(("mse", "MSE instead of " + config.loss,
-                        "the MSE gradient vanishes at the minimum, so fixed steps can "
-                        f"settle, if lr {lr:g} is below 2/curvature = {bound:.3g}",
+                        "the MSE gradient vanishes at the minimum, so fixed steps can settle "
+                        f"when lr is below 2/curvature = {bound:.3g}; lr {lr:g} is {relation}"
+                        + (" it" if lr < bound else " that bound"),
                         {"loss": "mse"}, plain({"loss": "mse"})))
     entries.append(("mse-safe-lr", f"MSE with lr = {safe_lr:.3g} (half the bound)",
                     f"below the curvature bound 2/{curvature:.3g} = {bound:.3g} plain descent "
@@ -252,10 +264,12 @@ def _catalogue(config: Config, facts: dict[str, Any]
                     "along the circle, spurious minima and kinks included, is unchanged",
                     {"parametrisation": f"(cos {k}, sin {k})"},
                     lambda starts: _unit_vector(config, starts)))
-    entries.append(("coarse-to-fine", "coarse-to-fine: lambda x 2 for half the steps",
-                    "fewer carrier cycles under the envelope give fewer spurious minima and "
-                    "a wider basin; the fine stage then refines",
-                    {"coarse_lambda": 2 * config.lambd},
+    entries.append(("coarse-to-fine", f"coarse-to-fine: input and target blurred "
+                    f"(sigma {COARSE_BLUR:g} lambda) for half the steps",
+                    "the blur weights the image towards low frequencies, where kernels of "
+                    "nearby orientations overlap more: a smoother landscape to start on; "
+                    "the fine stage then refines",
+                    {"coarse_blur_sigma": COARSE_BLUR * config.lambd},
                     lambda starts: _coarse_to_fine(config, starts)))
     return entries
 

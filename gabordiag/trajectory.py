@@ -18,8 +18,8 @@ from .objective import Engine, Problem
 from .optim import OptimizerSettings, make_optimizer
 from .scalar import golden_minimum
 
-__all__ = ["VERDICTS", "Descents", "Trajectory", "Verdict", "classify", "run_descent",
-           "run_descents"]
+__all__ = ["VERDICTS", "Descents", "Trajectory", "Verdict", "classify", "loss_jumps",
+           "run_descent", "run_descents"]
 
 Array = NDArray[np.float64]
 
@@ -324,7 +324,7 @@ def _moving(t: Trajectory, engine: Engine) -> Verdict:
         "late_over_early_step": float(late / early) if early else 0.0,
         "tail_loss_min": float(t.loss[-(w + 1):].min()),
         "tail_loss_max": float(t.loss[-(w + 1):].max()),
-        "loss_jumps": _loss_jumps(t.loss),
+        "loss_jumps": len(loss_jumps(t.loss)),
     }
     oscillating = turns >= 0.05 and net < 0.5 * path
     if not oscillating or late < 0.3 * early:
@@ -361,11 +361,11 @@ def _moving(t: Trajectory, engine: Engine) -> Verdict:
     return Verdict("cycling", message, evidence)
 
 
-def _loss_jumps(loss: Array, factor: float = 2.0) -> int:
-    """Number of steps where the loss rose by more than ``factor``."""
+def loss_jumps(loss: Array, factor: float = 2.0) -> NDArray[np.intp]:
+    """Steps where the loss rose by more than ``factor`` over the step before."""
     finite = np.where(np.isfinite(loss), loss, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return int(np.sum(finite[1:] > factor * np.abs(finite[:-1]) + 1e-300))
+        return np.flatnonzero(finite[1:] > factor * np.abs(finite[:-1]) + 1e-300) + 1
 
 
 def _period(x: Array) -> int | None:

@@ -580,12 +580,12 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_cli_text_names_period_points_start_and_bounds(capsys: pytest.CaptureFixture[str]
                                                       ) -> None:
-    r = run_cli(capsys, "landscape", *SMALL_ARGS, "--points", "64")
+    r = run_cli(capsys, "landscape", *SMALL_ARGS, "--points", "64", "--momentum", "0.5")
     assert r.code == 0
     assert r.err == ""
     text = " ".join(r.out.split())
     for phrase in ("Period", "pi", "Stationary points", "minimum", "maximum",
-                   "global minimum", "2 / curvature", "2 (1 + mu) / curvature"):
+                   "global minimum", "2 / curvature", "2 (1 + mu) / ((1 - d) c)"):
         assert phrase in text, phrase
 
 
@@ -657,3 +657,21 @@ def test_cli_param_lambda_range_and_two_dimensional(capsys: pytest.CaptureFixtur
 def test_cli_errors(capsys: pytest.CaptureFixture[str], args: list[str],
                     names: list[str]) -> None:
     assert_usage_error(run_cli(capsys, "landscape", *SMALL_ARGS, *args), *names)
+
+
+@pytest.mark.parametrize(("momentum", "dampening", "nesterov"),
+                         [(0.9, 0.0, True), (0.5, 0.5, False), (0.0, 0.0, False)])
+def test_sgd_bounds_follow_the_configured_momentum(momentum: float, dampening: float,
+                                                   nesterov: bool) -> None:
+    """Below the bound for the configured SGD settings descent from next to the target
+    converges; above it, it does not (the bound is where the iteration's spectral radius
+    reaches 1 on the quadratic at the target)."""
+    cfg = small(loss="mse", momentum=momentum, dampening=dampening, nesterov=nesterov)
+    bounds = run_landscape(cfg, points=64).landscape.facts["max_stable_lr"]
+    bound = bounds["sgd_configured"]
+    assert bound is not None
+    near = cfg.target_theta + 0.02
+    ok = recover(replace(cfg, lr=0.9 * bound, theta0=near, steps=600)).verdict.kind
+    bad = recover(replace(cfg, lr=1.1 * bound, theta0=near, steps=600)).verdict.kind
+    assert ok in ("converged", "converged-equivalent")
+    assert bad not in ("converged", "converged-equivalent")

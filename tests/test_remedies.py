@@ -211,14 +211,27 @@ def test_multi_start_agrees_with_a_bank_of_recover_runs(small: RemediesResult) -
         assert outcome.kinds[i] == best.verdict.kind, i
 
 
-def test_coarse_to_fine_agrees_with_two_recover_runs(small: RemediesResult) -> None:
+def test_coarse_to_fine_agrees_with_two_recover_runs(small: RemediesResult,
+                                                    tmp_path: Any) -> None:
+    """Coarse stage: the same experiment on the image blurred by a Gaussian of sigma
+    lambda/4 (input and target output together, as a user can blur their data); then
+    the real problem from where it ended."""
     cfg = small.config
     outcome = by_id(small)["coarse-to-fine"]
-    assert outcome.changes["coarse_lambda"] == pytest.approx(2 * cfg.lambd)
+    width = outcome.changes["coarse_blur_sigma"]
+    assert width == pytest.approx(cfg.lambd / 4)
+    image = build_problem(cfg).image
+    fy = np.fft.fftfreq(image.shape[0])[:, None]
+    fx = np.fft.fftfreq(image.shape[1])[None, :]
+    blurred = np.real(np.fft.ifft2(np.fft.fft2(image) * np.exp(
+        -2 * math.pi**2 * width**2 * (fx**2 + fy**2))))
+    path = tmp_path / "blurred.npy"
+    np.save(path, blurred)
     half = cfg.steps // 2
     for i in CHECKED:
         start = float(small.starts[i])
-        coarse = recover(replace(cfg, lambd=2 * cfg.lambd, steps=half, theta0=start))
+        coarse = recover(replace(cfg, image=str(path), standardize=False, steps=half,
+                                 theta0=start))
         middle = float(coarse.trajectory.params[-1, 0])
         middle = middle if math.isfinite(middle) else start
         fine = recover(replace(cfg, steps=cfg.steps - half, theta0=middle))

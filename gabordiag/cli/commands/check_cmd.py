@@ -19,17 +19,17 @@ from ..render import out_console, print_json
 def check_command(
     paths: Annotated[list[Path], typer.Argument(
         help="Experiment TOML files, or directories searched for them.",
-        show_default=False)],
+        show_default=False, metavar="PATH")],
     junit: Annotated[Optional[Path], typer.Option(
         "--junit", help="Write JUnit XML for CI systems.", metavar="FILE")] = None,
     json_output: Annotated[bool, typer.Option(
         "--json", help="Print one JSON object (schema gabordiag.check/1) and nothing "
         "else.")] = False,
 ) -> None:
-    """Run each file's [expect] table; exit 0 when all hold, 1 when any fails, 2 on a
+    """Run each file's \\[expect] table; exit 0 when all hold, 1 when any fails, 2 on a
     usage or config error.
 
-    Example [expect] table: verdict = "converged", max_final_error = 1e-3,
+    Example \\[expect] table: verdict = "converged", max_final_error = 1e-3,
     period = "pi", min_success_rate = 0.9, max_stable_lr_at_least = 4e-4.
     """
     if junit is not None:

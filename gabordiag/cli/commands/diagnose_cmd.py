@@ -4,7 +4,6 @@ import io
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import numpy as np
 import typer
 from rich.markup import escape
 from rich.panel import Panel
@@ -85,20 +84,14 @@ def _png(fig: Any) -> bytes:
 
 def write_report(d: Diagnosis, directory: Path) -> None:
     """report.md, its PNG figures and a self-contained report.html, each atomically."""
-    from ...plotting import basins_figure, landscape_figure, recover_figure
+    from ...plotting import basins_figure, landscape_figure, recover_figure, wrap_into_period
     from ...report import html_report, markdown_report
 
     directory.mkdir(parents=True, exist_ok=True)
     land = d.landscape.landscape
     assert land is not None
     t = d.run.trajectory
-    period = land.period
-    values, losses = t.params[:, 0], t.loss
-    if period is not None:
-        first = float(land.grid[0])
-        values = first + (values - first) % period
-        wraps = np.flatnonzero(np.abs(np.diff(values)) > period / 2) + 1
-        values, losses = np.insert(values, wraps, np.nan), np.insert(losses, wraps, np.nan)
+    values, losses = wrap_into_period(t.params[:, 0], t.loss, float(land.grid[0]), land.period)
     figures = {
         "landscape": _png(landscape_figure(land, d.config.theta0, d.config.target_theta,
                                            (values, losses), "loss over theta")),

@@ -5,14 +5,13 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import numpy as np
 import typer
 from rich import box
 from rich.panel import Panel
 from rich.table import Table
 
 from ...errors import ConfigError
-from ...experiment import parse_angle
+from ...experiment import parse_angle, parse_option
 from ...io import FIGURE_SUFFIXES, check_output_path, write_atomic, write_text_atomic
 from ...kernel import PARAM_NAMES
 from ...landscape import LandscapeResult, run_landscape
@@ -33,7 +32,10 @@ def _parse_param(value: Optional[str], option: str) -> Optional[str]:
     return name
 
 
-def _parse_range(value: Optional[str], option: str) -> Optional[tuple[float, float]]:
+def _parse_range(value: Optional[str], option: str, param: str
+                 ) -> Optional[tuple[float, float]]:
+    """``LOW,HIGH``: angles for theta and psi; for the others, values the parameter's
+    own option accepts (``--sigma`` ...), so that the kernel stays finite."""
     if value is None:
         return None
     parts = value.split(",")
@@ -46,6 +48,14 @@ def _parse_range(value: Optional[str], option: str) -> Optional[tuple[float, flo
                           "-pi/2,pi/2 or 5,20") from None
     if not low < high:
         raise ConfigError(f"{option}: {value!r} must have LOW < HIGH")
+    if param not in ("theta", "psi"):
+        try:
+            parse_option(param, low)
+            parse_option(param, high)
+        except ConfigError as exc:
+            allowed = str(exc).split("expected ", 1)[-1]
+            raise ConfigError(f"{option}: {value!r} leaves the values --{param} accepts "
+                              f"({allowed})") from None
     return low, high
 
 
@@ -81,8 +91,10 @@ def landscape_command(
         "--range2", help="Interval of --param2.", metavar="LOW,HIGH",
         rich_help_panel="Landscape")] = None,
     points: Annotated[Optional[str], typer.Option(
-        "--points", help="Samples (per axis in 2-D). Stationary points are found exactly, "
-        "whatever the density. (default: 720; 121 per axis in 2-D)", metavar="INT",
+        "--points", help="Samples (per axis in 2-D). Stationary points do not depend on "
+        "it: exact roots of the Fourier series (spectral engine) or sign changes of the "
+        "analytic gradient on at least 1024 samples, refined. (default: 720; 121 per axis "
+        "in 2-D)", metavar="INT",
         rich_help_panel="Landscape")] = None,
     trajectory: Annotated[bool, typer.Option(
         "--trajectory", help="Overlay a `recover` run with the same config on the plot.",
@@ -107,8 +119,8 @@ def landscape_command(
     name2 = _parse_param(param2, "--param2")
     if name2 == name:
         raise ConfigError(f"--param2: must differ from --param ({name})")
-    low_high = _parse_range(span, "--range")
-    low_high2 = _parse_range(span2, "--range2")
+    low_high = _parse_range(span, "--range", name)
+    low_high2 = _parse_range(span2, "--range2", name2 or "theta")
     n_points = _parse_points(points)
     if plot is not None:
         check_output_path(plot, "--plot", FIGURE_SUFFIXES)
@@ -129,7 +141,7 @@ def landscape_command(
 
 
 def _write_plot(result: LandscapeResult, path: Path, with_trajectory: bool) -> None:
-    from ...plotting import landscape_2d_figure, landscape_figure
+    from ...plotting import landscape_2d_figure, landscape_figure, wrap_into_period
 
     config = result.config
     title = (f"{config.loss} loss, {config.image} image, ksize {config.ksize}, "
@@ -146,14 +158,8 @@ def _write_plot(result: LandscapeResult, path: Path, with_trajectory: bool) -> N
 
             run = recover(config)
             j = run.trajectory.names.index(land.param)
-            values, losses = run.trajectory.params[:, j], run.trajectory.loss
-            if land.period is not None:  # show every iterate within the plotted period
-                first = float(land.grid[0])
-                values = first + (values - first) % land.period
-                # break the line where an iterate wraps around the period
-                wraps = np.flatnonzero(np.abs(np.diff(values)) > land.period / 2) + 1
-                values, losses = np.insert(values, wraps, np.nan), np.insert(losses, wraps, np.nan)
-            overlay = (values, losses)
+            overlay = wrap_into_period(run.trajectory.params[:, j], run.trajectory.loss,
+                                       float(land.grid[0]), land.period)
         start = config.start.as_dict()[land.param] if land.param in config.learn else None
         fig = landscape_figure(land, start, config.target.as_dict()[land.param], overlay,
                                title)
@@ -213,7 +219,7 @@ def render_landscape(result: LandscapeResult) -> None:
             "about minima applies.", title="No effect", expand=False))
         return
     _period_panel(land)
-    _stationary_table(land, angular)
+    _stationary_table(land, angular, result.engine.name)
     facts = land.facts
     if "start" in facts:
         _start_panel(land, facts["start"], angular)
@@ -249,11 +255,16 @@ def _period_panel(land: Any) -> None:
                             title="Period", expand=False))
 
 
-def _stationary_table(land: Any, angular: bool) -> None:
-    table = Table(title=f"Stationary points over {land.param} in "
-                  f"[{land.grid[0]:.4f}, {land.grid[-1]:.4f}] (exact roots of the "
-                  "derivative)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-                  collapse_padding=True)
+def _stationary_table(land: Any, angular: bool, engine: str) -> None:
+    step = float(land.grid[1] - land.grid[0])
+    periodic = land.period is not None and abs(land.grid[-1] + step - land.grid[0]
+                                               - land.period) < 1e-9
+    end = f"{land.grid[-1] + step:.4f})" if periodic else f"{land.grid[-1]:.4f}]"
+    how = ("roots of the exact Fourier series" if engine == "spectral" else
+           "sign changes of the exact gradient, refined")
+    table = Table(title=f"Stationary points over {land.param} in [{land.grid[0]:.4f}, "
+                  f"{end} ({how})", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False, collapse_padding=True)
     table.add_column(land.param + (" (rad)" if angular else ""), justify="right",
                      no_wrap=True)
     for column in ("kind", "loss", "curvature"):
@@ -301,32 +312,47 @@ def _start_panel(land: Any, start: dict[str, Any], angular: bool) -> None:
 
 
 def _step_panel(facts: dict[str, Any], config: Any) -> None:
+    """Curvature at the target and what it means for the configured optimizer."""
     lr = config.lr
-    lines = [f"MSE curvature at the target  {fmt(facts['mse_curvature_at_target'])}"]
+    rows = [("MSE curvature at the target", fmt(facts["mse_curvature_at_target"]))]
     bounds = facts["max_stable_lr"]
+    sgd = config.optimizer == "sgd"
     if config.loss in ("rmse", "l1"):
         slope = facts.get("one_sided_slope")
-        lines.append(f"{config.loss} at the target        a kink: one-sided slope "
-                     f"±{fmt(slope) if slope is not None else '?'}, the gradient does not "
-                     "vanish")
-        if slope:
-            lines.append(f"fixed-step descent           cannot settle: every step is about "
-                         f"lr x {fmt(slope)} = {fmt(lr * slope)} at lr {lr:g}, so it "
-                         "bounces across the minimum (a 2-cycle) or jumps to another basin")
-        lines.append("no learning rate is stable; use mse, rmse-eps or a decaying lr")
+        rows.append((f"{config.loss} at the target",
+                     f"a kink: one-sided slope ±{fmt(slope) if slope else '?'}; the gradient "
+                     "does not vanish"))
+        if slope and sgd:
+            rows.append(("fixed-step descent",
+                         f"cannot settle: each step is about lr x {fmt(slope)} = "
+                         f"{fmt(lr * slope)} at lr {lr:g}"
+                         + (" (more with momentum)" if config.momentum else "")
+                         + ", so it bounces across the minimum (a 2-cycle) or jumps to "
+                         "another basin"))
+        elif slope:
+            rows.append((config.optimizer, "normalises its steps to about lr: it keeps "
+                         f"moving by ~{lr:g} around the kink instead of settling"))
+        rows.append(("stable lr", "none: use mse, rmse-eps or a decaying lr"))
     else:
-        curv = facts["loss_curvature_at_target"]
-        lines.append(f"{config.loss} curvature at the target {fmt(curv)}")
+        if config.loss != "mse":
+            rows.append((f"{config.loss} curvature at the target",
+                         fmt(facts["loss_curvature_at_target"])))
         if bounds["sgd"] is not None:
-            ratio = lr / bounds["sgd"]
-            lines.append(f"max stable lr, plain SGD      2 / curvature = {fmt(bounds['sgd'])}"
-                         f" (configured lr {lr:g} is {ratio:.2g}x that: "
-                         + ("[green]stable[/green])" if ratio < 1 else "[red]unstable[/red])"))
-            mu = config.momentum
-            lines.append(f"heavy-ball momentum mu = {mu:g}  2 (1 + mu) / curvature = "
-                         f"{fmt(bounds['sgd_momentum'])} (momentum raises the bound only by "
-                         "1 + mu)")
-        if config.optimizer != "sgd":
-            lines.append(f"{config.optimizer} normalises its steps: no curvature bound "
-                         "applies; near the minimum the steps are about lr")
+            rows.append(("max stable lr, plain SGD", f"2 / curvature = {fmt(bounds['sgd'])}"))
+            if sgd and (config.momentum or config.nesterov):
+                formula = ("2 (1 + mu) / ((1 + 2 mu) c)" if config.nesterov else
+                           "2 (1 + mu) / ((1 - d) c)")
+                rows.append((f"with momentum {config.momentum:g}"
+                             + (" (Nesterov)" if config.nesterov else "")
+                             + (f", dampening {config.dampening:g}" if config.dampening else ""),
+                             f"{formula} = {fmt(bounds['sgd_configured'])}"))
+            if sgd:
+                ratio = lr / bounds["sgd_configured"]
+                verdict = "[green]stable[/green]" if ratio < 1 else "[red]unstable[/red]"
+                rows.append(("configured lr", f"{lr:g} = {ratio:.2g} x the bound: {verdict}"))
+        if not sgd:
+            rows.append((config.optimizer, "normalises its steps: no curvature bound "
+                         "applies; near the minimum the steps are about lr"))
+    width = max(len(label) for label, _ in rows)
+    lines = [f"{label.ljust(width)}  {text}" for label, text in rows]
     out_console.print(Panel("\n".join(lines), title="Step sizes", expand=False))

@@ -12,6 +12,7 @@ from rich.table import Table
 from ...experiment import Config
 from ...io import FIGURE_SUFFIXES, check_output_path, write_atomic, write_text_atomic
 from ...recover import RecoverResult, kernel_description, recover, theta_curve
+from ...trajectory import loss_jumps
 from .. import app
 from ..common import load_experiment, progress_bar
 from ..options import with_experiment_options
@@ -123,12 +124,6 @@ def setup_panel(config: Config, engine: str, period: Optional[float]) -> Panel:
         f"period     {period_text}",
     ]
     return Panel("\n".join(lines), title="Setup", expand=False)
-
-
-def loss_jumps(loss: np.ndarray, factor: float = 2.0) -> np.ndarray:
-    """Steps where the loss rose by ``factor`` or more."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.flatnonzero(loss[1:] > factor * loss[:-1]) + 1
 
 
 def _rows_to_show(loss: np.ndarray, head: int = 5, tail: int = 5, jumps: int = 3) -> list[int]:
