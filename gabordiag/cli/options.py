@@ -16,7 +16,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-__all__ = ["EXPERIMENT_OPTIONS", "with_experiment_options"]
+__all__ = ["EXPERIMENT_OPTIONS", "csv_option", "json_flag", "plot_option",
+           "with_experiment_options"]
 
 _PANEL = "Experiment"
 
@@ -178,3 +179,21 @@ def with_experiment_options(func: Callable[..., Any] | None = None, *,
     wrapper.__annotations__ = {**{p.name: p.annotation for p in own},
                                **{p.name: p.annotation for p in extra}}
     return wrapper
+
+
+def json_flag(schema: str, what: str = "one JSON object") -> Any:
+    """The ``--json`` flag (use as ``Annotated[bool, json_flag(schema)]``)."""
+    return typer.Option("--json", help=f"Print {what} (schema {schema}) on stdout and "
+                        "nothing else.", rich_help_panel="Output")
+
+
+def plot_option(what: str = "a figure") -> Any:
+    """The ``--plot FILE`` option (use as ``Annotated[Optional[Path], plot_option()]``)."""
+    return typer.Option("--plot", help=f"Write {what}; format from the extension: .png, "
+                        ".svg, .pdf.", metavar="FILE", rich_help_panel="Output")
+
+
+def csv_option(what: str) -> Any:
+    """The ``--csv FILE`` option (use as ``Annotated[Optional[Path], csv_option(...)]``)."""
+    return typer.Option("--csv", help=f"Write {what} as CSV.", metavar="FILE",
+                        rich_help_panel="Output")

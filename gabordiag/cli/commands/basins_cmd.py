@@ -16,7 +16,7 @@ from ...experiment import parse_option
 from ...io import FIGURE_SUFFIXES, check_output_path, write_atomic
 from .. import app
 from ..common import load_experiment, progress_bar
-from ..options import with_experiment_options
+from ..options import json_flag, plot_option, with_experiment_options
 from ..render import out_console, print_json
 
 
@@ -55,13 +55,9 @@ def basins_command(
     lr_range: Annotated[Optional[str], typer.Option(
         "--lr-range", help="LOW,HIGH,N: N learning rates on a log scale (instead of --lr).",
         metavar="LOW,HIGH,N", rich_help_panel="Sweep")] = None,
-    json_output: Annotated[bool, typer.Option(
-        "--json", help="Print one JSON object (schema gabordiag.basins/1) and nothing else.",
-        rich_help_panel="Output")] = False,
-    plot: Annotated[Optional[Path], typer.Option(
-        "--plot", help="Write the map of start x case coloured by outcome, with the loss "
-        "curve alongside (.png, .svg, .pdf).", metavar="FILE",
-        rich_help_panel="Output")] = None,
+    json_output: Annotated[bool, json_flag("gabordiag.basins/1")] = False,
+    plot: Annotated[Optional[Path], plot_option(
+        "the map of start x case coloured by outcome, the loss curve alongside")] = None,
 ) -> None:
     """Run descents from a grid of starting angles and map the outcomes.
 

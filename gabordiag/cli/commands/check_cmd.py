@@ -12,6 +12,7 @@ from ...errors import ConfigError
 from ...io import check_output_path, write_text_atomic
 from .. import app
 from ..common import progress_bar
+from ..options import json_flag
 from ..render import out_console, print_json
 
 
@@ -22,9 +23,7 @@ def check_command(
         show_default=False, metavar="PATH")],
     junit: Annotated[Optional[Path], typer.Option(
         "--junit", help="Write JUnit XML for CI systems.", metavar="FILE")] = None,
-    json_output: Annotated[bool, typer.Option(
-        "--json", help="Print one JSON object (schema gabordiag.check/1) and nothing "
-        "else.")] = False,
+    json_output: Annotated[bool, json_flag("gabordiag.check/1")] = False,
 ) -> None:
     """Run each file's \\[expect] table; exit 0 when all hold, 1 when any fails, 2 on a
     usage or config error.

@@ -13,7 +13,7 @@ from ...errors import ConfigError
 from ...io import write_bytes_atomic, write_text_atomic
 from .. import app
 from ..common import load_experiment
-from ..options import with_experiment_options
+from ..options import json_flag, with_experiment_options
 from ..render import err_console, out_console, print_json
 
 _STYLE = {"high": "bold red", "medium": "yellow", "info": "dim"}
@@ -31,9 +31,7 @@ def diagnose_command(
         "--report", help="Write report.md (with PNG figures beside it) and a "
         "self-contained report.html into this directory.", metavar="DIR",
         rich_help_panel="Output")] = None,
-    json_output: Annotated[bool, typer.Option(
-        "--json", help="Print one JSON object (schema gabordiag.diagnose/1) and nothing "
-        "else.", rich_help_panel="Output")] = False,
+    json_output: Annotated[bool, json_flag("gabordiag.diagnose/1")] = False,
 ) -> None:
     """Answer the four questions (is the derivative wrong, is there a reachable minimum,
     is the code wrong, how to debug it) with measured, ranked findings and fixes."""

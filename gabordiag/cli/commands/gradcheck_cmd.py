@@ -9,7 +9,7 @@ from rich.table import Table
 from ...gradcheck import GradcheckResult, run_gradcheck
 from .. import app
 from ..common import load_experiment
-from ..options import with_experiment_options
+from ..options import json_flag, with_experiment_options
 from ..render import out_console, print_json
 
 
@@ -28,9 +28,7 @@ def gradcheck_command(
         "--atol", min=0.0, help="Absolute tolerance.", rich_help_panel="Gradcheck")] = 1e-5,
     rtol: Annotated[float, typer.Option(
         "--rtol", min=0.0, help="Relative tolerance.", rich_help_panel="Gradcheck")] = 1e-3,
-    json_output: Annotated[bool, typer.Option(
-        "--json", help="Print one JSON object (schema gabordiag.gradcheck/1) and nothing "
-        "else.", rich_help_panel="Output")] = False,
+    json_output: Annotated[bool, json_flag("gabordiag.gradcheck/1")] = False,
 ) -> None:
     """Compare d kernel / d parameter and d loss / d parameter with central finite
     differences; exit 1 beyond the tolerances (like torch.autograd.gradcheck).

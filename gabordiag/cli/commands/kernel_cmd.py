@@ -4,7 +4,6 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import numpy as np
-import typer
 from rich.table import Table
 from rich.text import Text
 
@@ -12,7 +11,7 @@ from ...io import FIGURE_SUFFIXES, check_output_path, write_atomic
 from ...kernel import kernel_derivatives
 from .. import app
 from ..common import load_experiment
-from ..options import with_experiment_options
+from ..options import json_flag, plot_option, with_experiment_options
 from ..render import fmt, out_console, print_json
 
 SCHEMA = "gabordiag.kernel/1"
@@ -23,12 +22,9 @@ SCHEMA = "gabordiag.kernel/1"
 def kernel_command(
     experiment: dict[str, Any],
     config_path: Optional[Path],
-    json_output: Annotated[bool, typer.Option(
-        "--json", help="Print the kernels as nested lists (schema gabordiag.kernel/1).",
-        rich_help_panel="Output")] = False,
-    plot: Annotated[Optional[Path], typer.Option(
-        "--plot", help="Write the kernels as a figure (.png, .svg, .pdf).", metavar="FILE",
-        rich_help_panel="Output")] = None,
+    json_output: Annotated[bool, json_flag("gabordiag.kernel/1",
+                                            "the kernels as nested lists")] = False,
+    plot: Annotated[Optional[Path], plot_option("the kernels as a figure")] = None,
 ) -> None:
     """Show the kernels a run uses: target, start, and d kernel / d parameter.
 

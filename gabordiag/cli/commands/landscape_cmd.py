@@ -18,7 +18,7 @@ from ...landscape import LandscapeResult, run_landscape
 from ...recover import kernel_description
 from .. import app
 from ..common import load_experiment
-from ..options import with_experiment_options
+from ..options import csv_option, json_flag, plot_option, with_experiment_options
 from ..render import fmt, out_console, print_json
 
 
@@ -99,15 +99,9 @@ def landscape_command(
     trajectory: Annotated[bool, typer.Option(
         "--trajectory", help="Overlay a `recover` run with the same config on the plot.",
         rich_help_panel="Output")] = False,
-    json_output: Annotated[bool, typer.Option(
-        "--json", help="Print one JSON object (schema gabordiag.landscape/1) and nothing "
-        "else.", rich_help_panel="Output")] = False,
-    plot: Annotated[Optional[Path], typer.Option(
-        "--plot", help="Write a figure (.png, .svg, .pdf).", metavar="FILE",
-        rich_help_panel="Output")] = None,
-    csv: Annotated[Optional[Path], typer.Option(
-        "--csv", help="Write the samples as CSV.", metavar="FILE",
-        rich_help_panel="Output")] = None,
+    json_output: Annotated[bool, json_flag("gabordiag.landscape/1")] = False,
+    plot: Annotated[Optional[Path], plot_option()] = None,
+    csv: Annotated[Optional[Path], csv_option("the samples")] = None,
 ) -> None:
     """The loss over theta: period, every minimum and maximum, where theta0 sits,
     the curvature at the target and the learning rates that are stable there.

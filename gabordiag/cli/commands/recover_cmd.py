@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import numpy as np
-import typer
 from rich.panel import Panel
 from rich.table import Table
 
@@ -15,7 +14,7 @@ from ...recover import RecoverResult, kernel_description, recover, theta_curve
 from ...trajectory import loss_jumps
 from .. import app
 from ..common import load_experiment, progress_bar
-from ..options import with_experiment_options
+from ..options import csv_option, json_flag, plot_option, with_experiment_options
 from ..render import fmt, out_console, print_json
 
 _VERDICT_STYLE = {"converged": "green", "converged-equivalent": "green",
@@ -28,16 +27,10 @@ _VERDICT_STYLE = {"converged": "green", "converged-equivalent": "green",
 def recover_command(
     experiment: dict[str, Any],
     config_path: Optional[Path],
-    json_output: Annotated[bool, typer.Option(
-        "--json", help="Print one JSON object (schema gabordiag.recover/1) and nothing else.",
-        rich_help_panel="Output")] = False,
-    plot: Annotated[Optional[Path], typer.Option(
-        "--plot", help="Write a figure (loss and theta over the steps, the run on the loss "
-        "curve); format from the extension: .png, .svg, .pdf.", metavar="FILE",
-        rich_help_panel="Output")] = None,
-    csv: Annotated[Optional[Path], typer.Option(
-        "--csv", help="Write the trajectory as CSV.", metavar="FILE",
-        rich_help_panel="Output")] = None,
+    json_output: Annotated[bool, json_flag("gabordiag.recover/1")] = False,
+    plot: Annotated[Optional[Path], plot_option(
+        "a figure: loss and theta over the steps, the run on the loss curve")] = None,
+    csv: Annotated[Optional[Path], csv_option("the trajectory")] = None,
 ) -> None:
     """Run the descent and say what it did: converged, cycling, stuck, diverged.
 

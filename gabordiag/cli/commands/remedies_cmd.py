@@ -10,7 +10,7 @@ from rich.table import Table
 from ...remedies import RemediesResult, run_remedies
 from .. import app
 from ..common import load_experiment, progress_bar
-from ..options import with_experiment_options
+from ..options import json_flag, with_experiment_options
 from ..render import out_console, print_json
 
 
@@ -22,9 +22,7 @@ def remedies_command(
     starts: Annotated[int, typer.Option(
         "--starts", min=1, max=10_000, help="Starting angles, evenly over one period.",
         rich_help_panel="Sweep")] = 72,
-    json_output: Annotated[bool, typer.Option(
-        "--json", help="Print one JSON object (schema gabordiag.remedies/1) and nothing "
-        "else.", rich_help_panel="Output")] = False,
+    json_output: Annotated[bool, json_flag("gabordiag.remedies/1")] = False,
 ) -> None:
     """Rank the known fixes by success rate over starting angles and steps to converge.
 
