@@ -21,10 +21,12 @@ from .errors import ConfigError, LimitError
 from .losses import MSE_FAMILY
 from .objective import DirectEngine, Engine, Problem
 
-__all__ = ["ENGINES", "GRAM_LIMIT_BYTES", "allowed_engines", "make_engine", "quadratic_pays"]
+__all__ = ["ENGINES", "GRAM_LIMIT_BYTES", "MAX_SECONDS", "allowed_engines",
+           "estimated_seconds", "make_engine", "quadratic_pays"]
 
 ENGINES = ("auto", "direct", "quadratic", "spectral")
 GRAM_LIMIT_BYTES = 512 * 2**20  # largest Gram matrix the fast engines may hold
+MAX_SECONDS = 1800.0  # a request estimated to take longer is refused up front
 
 _FAMILY = ", ".join(MSE_FAMILY)
 
@@ -162,6 +164,20 @@ _LOOP = 3e-5  # one pass of the Gram build's per-lag loops
 _FFT = 8.4e-10  # per pixel x log2(pixels), the FFTs of one direct evaluation
 _GATHER = 8e-9  # per element of the Gram build's corner tables and assembly
 _MATVEC = 3.3e-10  # per Gram entry read by one quadratic evaluation
+
+
+def estimated_seconds(problem: Problem, engine: str, evaluations: int) -> float:
+    """A rough time estimate (this machine's constants) for ``evaluations`` one-by-one
+    evaluations with an engine; the fast engines' one-off build is included. Batched
+    evaluations of the fast engines cost far less than this per item."""
+    height, width = problem.padded.shape
+    k = problem.ksize
+    pixels = height * width
+    direct = _CALL + _FFT * pixels * math.log2(max(pixels, 2)) * (1 + len(problem.learn))
+    if engine == "direct":
+        return evaluations * direct
+    build = 25 * _GATHER * k**4 + 24 * k * _LOOP + direct
+    return build + evaluations * (0.5 * _CALL + _MATVEC * k**4)
 
 
 def quadratic_pays(problem: Problem, evaluations: int) -> bool:

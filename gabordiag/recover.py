@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .custom import KernelModel, UserKernel, load_callable
-from .errors import ConfigError, GabordiagError, ImageError
+from .errors import ConfigError, GabordiagError, ImageError, LimitError
 from .experiment import Config
 from .images import make_image
 from .kernel import gabor_kernel, theta_period
@@ -75,9 +75,21 @@ def require_effect(problem: Problem) -> None:
 def make_engine_for(problem: Problem, config: Config, evaluations: int = 1) -> Engine:
     """The engine the config asks for (``auto``: the fastest exact one; never the
     spectral engine with a user derivative, which it would not call)."""
-    from .engines import make_engine
+    from .engines import MAX_SECONDS, allowed_engines, estimated_seconds, make_engine
 
     name = config.engine
+    # the direct engine is the one whose time grows with the image: estimate it up front
+    # (the fast engines' cost is bounded by the step limits)
+    slow = name == "direct" or (name == "auto" and "quadratic" not in allowed_engines(problem))
+    seconds = estimated_seconds(problem, "direct", evaluations) if slow else 0.0
+    if seconds > MAX_SECONDS:
+        h, w = problem.image.shape
+        raise LimitError(f"this request would take about {seconds / 60:.0f} minutes here "
+                         f"({evaluations:,} evaluations of a {problem.ksize}x{problem.ksize} "
+                         f"kernel on a {h}x{w} image, limit {MAX_SECONDS / 60:.0f} minutes); "
+                         "use a smaller image or kernel, fewer steps or points, or "
+                         + ("--engine auto" if name == "direct" else
+                            "a loss in mse, rmse, rmse-eps (fast engines)"))
     # an image so large that its products overflow gives a non-finite loss, which the
     # run reports as diverged: no warnings from building the engine's tables
     with np.errstate(over="ignore", invalid="ignore"):

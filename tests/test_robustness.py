@@ -934,3 +934,14 @@ def test_recover_refuses_lambda_without_effect():
               "--size", "32", "--ksize", "5")
     message = assert_error_line(run, "lambda")
     assert "does not change the kernel" in message
+
+
+@pytest.mark.parametrize("args", [["landscape", "--size", "4096", "--ksize", "255"],
+                                  ["basins", "--starts", "20000", "--steps", "2000",
+                                   "--engine", "direct"]])
+def test_hours_of_direct_engine_work_are_refused_up_front(args):
+    start = time.monotonic()
+    run = cli(*args)
+    assert time.monotonic() - start < 10
+    assert run.code == 2, run.describe()
+    assert "minutes" in run.err and "limit" in run.err
