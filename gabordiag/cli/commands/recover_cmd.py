@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import numpy as np
+from rich import box
 from rich.panel import Panel
 from rich.table import Table
 
@@ -134,17 +135,22 @@ def trajectory_table(result: RecoverResult) -> Table:
     n_jumps = len(loss_jumps(t.loss))
     title = (f"Trajectory: first steps, the first loss jumps (x2 or more; {n_jumps} in all), "
              "last steps" if n_jumps else "Trajectory: first and last steps")
-    table = Table(title=title, title_justify="left")
-    table.add_column("step", justify="right")
+    compact = len(t.names) > 1  # several parameters: fit the columns in 80 characters
+    show_mod = bool(result.period) and len(t.names) <= 2
+    table = Table(title=title, title_justify="left",
+                  box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD,
+                  pad_edge=not compact, collapse_padding=compact)
+    table.add_column("step", justify="right", no_wrap=True)
     for name in t.names:
-        table.add_column(f"{name}", justify="right")
-        if name == "theta" and result.period:
+        table.add_column(f"{name}", justify="right", no_wrap=True)
+        if name == "theta" and show_mod:
             label = "pi" if abs(result.period - math.pi) < 1e-12 else "2pi"
             table.add_column(f"theta mod {label}", justify="right")
-    table.add_column("loss", justify="right")
+    table.add_column("loss", justify="right", no_wrap=True)
     for name in t.names:
-        table.add_column(f"d loss/d {name}", justify="right")
-    table.add_column("step size", justify="right")
+        table.add_column(f"g_{name}" if compact else f"d loss/d {name}", justify="right",
+                         no_wrap=True)
+    table.add_column("step" if compact else "step size", justify="right", no_wrap=True)
     sizes = np.append(t.step_sizes(), np.nan)
     previous = -1
     for i in _rows_to_show(t.loss):
@@ -153,7 +159,7 @@ def trajectory_table(result: RecoverResult) -> Table:
         cells = [str(i)]
         for j, name in enumerate(t.names):
             cells.append(fmt(t.params[i, j]))
-            if name == "theta" and result.period:
+            if name == "theta" and show_mod:
                 cells.append(fmt(float(t.params[i, j] % result.period)))
         loss_text = fmt(t.loss[i])
         if i > 0 and t.loss[i] > 2.0 * t.loss[i - 1]:
