@@ -136,15 +136,16 @@ def trajectory_table(result: RecoverResult) -> Table:
     title = (f"Trajectory: first steps, the first loss jumps (x2 or more; {n_jumps} in all), "
              "last steps" if n_jumps else "Trajectory: first and last steps")
     compact = len(t.names) > 1  # several parameters: fit the columns in 80 characters
-    show_mod = bool(result.period) and len(t.names) <= 2
+    period = result.period
+    show_mod = period is not None and len(t.names) <= 2
     table = Table(title=title, title_justify="left",
                   box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD,
                   pad_edge=not compact, collapse_padding=compact)
     table.add_column("step", justify="right", no_wrap=True)
     for name in t.names:
         table.add_column(f"{name}", justify="right", no_wrap=True)
-        if name == "theta" and show_mod:
-            label = "pi" if abs(result.period - math.pi) < 1e-12 else "2pi"
+        if name == "theta" and period is not None and show_mod:
+            label = "pi" if abs(period - math.pi) < 1e-12 else "2pi"
             table.add_column(f"theta mod {label}", justify="right")
     table.add_column("loss", justify="right", no_wrap=True)
     for name in t.names:
