@@ -944,4 +944,5 @@ def test_hours_of_direct_engine_work_are_refused_up_front(args):
     run = cli(*args)
     assert time.monotonic() - start < 10
     assert run.code == 2, run.describe()
-    assert "minutes" in run.err and "limit" in run.err
+    assert "minutes" in run.err
+    assert "limit" in run.err
