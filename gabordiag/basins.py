@@ -14,10 +14,10 @@ from numpy.typing import NDArray
 from .errors import ConfigError, LimitError
 from .experiment import Config
 from .recover import build_problem, loss_period, make_engine_for, require_effect
-from .trajectory import VERDICTS, Descents, classify, run_descents
+from .trajectory import VERDICTS, Descents, Trajectory, classify, run_descents
 
-__all__ = ["SCHEMA", "BasinCase", "BasinsResult", "run_basins", "start_grid",
-           "steps_to_settle"]
+__all__ = ["SCHEMA", "BasinCase", "BasinsResult", "judge_run", "judge_runs", "run_basins",
+           "start_grid", "steps_to_settle"]
 
 SCHEMA = "gabordiag.basins/1"
 MAX_RUN_STEPS = 50_000_000  # starts x cases x steps
@@ -79,18 +79,25 @@ def steps_to_settle(values: Array, tol: float = 1e-4) -> int:
     return int(far[-1] + 1) if len(far) else 0
 
 
+def judge_run(run: Trajectory, engine: Any) -> tuple[str, int | None]:
+    """A run's verdict kind and, when it recovered, the steps it took to settle."""
+    kind = classify(run, engine).kind
+    recovered = kind in ("converged", "converged-equivalent")
+    return kind, steps_to_settle(run.params[:, 0]) if recovered else None
+
+
+def judge_runs(descents: Descents, engine: Any) -> tuple[list[str], list[int | None]]:
+    """:func:`judge_run` for every run of a batch."""
+    judged = [judge_run(descents.run(b), engine) for b in range(descents.params.shape[1])]
+    return [kind for kind, _ in judged], [steps for _, steps in judged]
+
+
 def _case(descents: Descents, engine: Any, config: Config, lr: float) -> BasinCase:
-    kinds: list[str] = []
+    kinds, steps = judge_runs(descents, engine)
     final: list[float | None] = []
-    steps: list[int | None] = []
     for b in range(descents.params.shape[1]):
-        run = descents.run(b)
-        verdict = classify(run, engine)
-        kinds.append(verdict.kind)
-        last = float(run.params[-1, 0])
+        last = float(descents.run(b).params[-1, 0])
         final.append(last if math.isfinite(last) else None)
-        converged = verdict.kind in ("converged", "converged-equivalent")
-        steps.append(steps_to_settle(run.params[:, 0]) if converged else None)
     return BasinCase(loss=config.loss, optimizer=config.optimizer, lr=lr, kinds=kinds,
                      final=final, steps_to_converge=steps)
 

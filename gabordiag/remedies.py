@@ -15,15 +15,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .basins import start_grid, steps_to_settle
+from .basins import judge_run, judge_runs, start_grid, steps_to_settle
 from .errors import ConfigError
 from .experiment import Config
 from .images import gaussian_blur
 from .landscape import compute_landscape
-from .objective import Engine
 from .optim import make_optimizer
 from .recover import build_problem, loss_period, make_engine_for, require_effect
-from .trajectory import VERDICTS, Descents, classify, run_descents
+from .trajectory import VERDICTS, Descents, run_descents
 
 __all__ = ["SCHEMA", "RemediesResult", "RemedyOutcome", "run_remedies"]
 
@@ -93,23 +92,12 @@ class RemediesResult:
 
 # -- running a remedy -----------------------------------------------------------------
 
-def _judge(descents: Descents, engine: Engine) -> tuple[list[str], list[int | None]]:
-    kinds, steps = [], []
-    for b in range(descents.params.shape[1]):
-        run = descents.run(b)
-        kind = classify(run, engine).kind
-        kinds.append(kind)
-        ok = kind in ("converged", "converged-equivalent")
-        steps.append(steps_to_settle(run.params[:, 0]) if ok else None)
-    return kinds, steps
-
-
 def _plain(config: Config, starts: Array, schedule: Callable[[int], float] | None = None
            ) -> tuple[list[str], list[int | None]]:
     engine = make_engine_for(build_problem(config), config, evaluations=len(starts) * config.steps)
     descents = run_descents(engine, config.optimizer_settings, starts[:, None], config.steps,
                             schedule=schedule)
-    return _judge(descents, engine)
+    return judge_runs(descents, engine)
 
 
 def _multi_start(config: Config, starts: Array, bank: int) -> tuple[list[str], list[int | None]]:
@@ -124,11 +112,9 @@ def _multi_start(config: Config, starts: Array, bank: int) -> tuple[list[str], l
     for i in range(len(starts)):
         runs = [descents.run(i * bank + k) for k in range(bank)]
         finals = [r.loss[-1] if r.stopped_at is None else np.inf for r in runs]
-        best = runs[int(np.argmin(finals))]
-        kind = classify(best, engine).kind
+        kind, settled = judge_run(runs[int(np.argmin(finals))], engine)
         kinds.append(kind)
-        ok = kind in ("converged", "converged-equivalent")
-        steps.append(steps_to_settle(best.params[:, 0]) if ok else None)
+        steps.append(settled)
     return kinds, steps
 
 
@@ -167,7 +153,7 @@ def _unit_vector(config: Config, starts: Array) -> tuple[list[str], list[int | N
             rate = config.lr * k * k if config.optimizer == "sgd" else config.lr
             u = optimizer.step(u, grad[:, :1] * dtheta_du, rate)
             u = u / np.linalg.norm(u, axis=1, keepdims=True)
-    return _judge(Descents(("theta",), thetas, losses, grads, stopped), engine)
+    return judge_runs(Descents(("theta",), thetas, losses, grads, stopped), engine)
 
 
 def _coarse_to_fine(config: Config, starts: Array) -> tuple[list[str], list[int | None]]:
@@ -186,7 +172,7 @@ def _coarse_to_fine(config: Config, starts: Array) -> tuple[list[str], list[int 
     fine = replace(config, steps=config.steps - coarse.steps)
     engine = make_engine_for(build_problem(fine), fine, evaluations=len(starts) * fine.steps)
     second = run_descents(engine, fine.optimizer_settings, middle[:, None], fine.steps)
-    kinds, steps = _judge(second, engine)
+    kinds, steps = judge_runs(second, engine)
     for b, s in enumerate(steps):
         if s is not None:  # count from the very start, across both stages
             whole = np.concatenate([first.run(b).params[:, 0], second.run(b).params[1:, 0]])

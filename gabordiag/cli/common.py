@@ -3,19 +3,11 @@
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
-from ..experiment import Config, ConfigSource, resolve_config
 from .render import err_console
 
-__all__ = ["load_experiment", "progress_bar"]
-
-
-def load_experiment(experiment: dict[str, Any],
-                    config_path: Optional[Path]) -> tuple[Config, ConfigSource]:
-    """Resolve defaults, the config file and the command-line values."""
-    return resolve_config(experiment, config_path)
+__all__ = ["progress_bar"]
 
 
 @contextlib.contextmanager

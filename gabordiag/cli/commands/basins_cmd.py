@@ -12,10 +12,10 @@ from rich.table import Table
 
 from ...basins import BasinsResult, run_basins
 from ...errors import ConfigError
-from ...experiment import parse_option
+from ...experiment import parse_option, resolve_config
 from ...io import FIGURE_SUFFIXES, check_output_path, write_atomic
 from .. import app
-from ..common import load_experiment, progress_bar
+from ..common import progress_bar
 from ..options import json_flag, plot_option, with_experiment_options
 from ..render import out_console, print_json
 
@@ -71,7 +71,7 @@ def basins_command(
         lrs = parse_lr_range(lr_range)
     optimizers = _values(several, "optimizer")
     losses = _values(several, "loss")
-    config, _ = load_experiment(experiment, config_path)
+    config, _ = resolve_config(experiment, config_path)
     if plot is not None:
         check_output_path(plot, "--plot", FIGURE_SUFFIXES)
     cases = len(lrs or [0]) * len(optimizers or [0]) * len(losses or [0])

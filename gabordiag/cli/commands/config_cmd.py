@@ -5,9 +5,8 @@ from typing import Any, Optional
 
 import typer
 
-from ...experiment import config_to_toml
+from ...experiment import config_to_toml, resolve_config
 from .. import app
-from ..common import load_experiment
 from ..options import with_experiment_options
 
 config_app = typer.Typer(help="Inspect experiment configurations.", no_args_is_help=True)
@@ -21,5 +20,5 @@ def show(experiment: dict[str, Any], config_path: Optional[Path]) -> None:
 
     Save it and pass it back with --config to reproduce a run exactly.
     """
-    config, _ = load_experiment(experiment, config_path)
+    config, _ = resolve_config(experiment, config_path)
     typer.echo(config_to_toml(config), nl=False)

@@ -10,9 +10,9 @@ from rich.panel import Panel
 
 from ...diagnose import Diagnosis, diagnose
 from ...errors import ConfigError
+from ...experiment import resolve_config
 from ...io import write_bytes_atomic, write_text_atomic
 from .. import app
-from ..common import load_experiment
 from ..options import json_flag, with_experiment_options
 from ..render import err_console, out_console, print_json
 
@@ -35,7 +35,7 @@ def diagnose_command(
 ) -> None:
     """Answer the four questions (is the derivative wrong, is there a reachable minimum,
     is the code wrong, how to debug it) with measured, ranked findings and fixes."""
-    config, _ = load_experiment(experiment, config_path)
+    config, _ = resolve_config(experiment, config_path)
     if config.learn != ("theta",):
         raise ConfigError("--learn: diagnose studies theta; use --learn theta")
     if report is not None and report.exists() and not report.is_dir():

@@ -6,9 +6,9 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
+from ...experiment import resolve_config
 from ...gradcheck import GradcheckResult, run_gradcheck
 from .. import app
-from ..common import load_experiment
 from ..options import json_flag, with_experiment_options
 from ..render import out_console, print_json
 
@@ -37,7 +37,7 @@ def gradcheck_command(
     A mismatch is localised: worst pixels and angles, and a sign flip, a constant
     factor, a transposed or mirrored kernel or a shifted centre is named.
     """
-    config, _ = load_experiment(experiment, config_path)
+    config, _ = resolve_config(experiment, config_path)
     result = run_gradcheck(config, random_points, seed=config.seed, eps=fd_step, atol=atol,
                            rtol=rtol)
     if json_output:

@@ -7,10 +7,10 @@ import numpy as np
 from rich.table import Table
 from rich.text import Text
 
+from ...experiment import resolve_config
 from ...io import FIGURE_SUFFIXES, check_output_path, write_atomic
 from ...kernel import kernel_derivatives
 from .. import app
-from ..common import load_experiment
 from ..options import json_flag, plot_option, with_experiment_options
 from ..render import fmt, out_console, print_json
 
@@ -30,7 +30,7 @@ def kernel_command(
 
     One kernel per learned parameter's derivative, so you can see what theta does.
     """
-    config, _ = load_experiment(experiment, config_path)
+    config, _ = resolve_config(experiment, config_path)
     if plot is not None:
         check_output_path(plot, "--plot", FIGURE_SUFFIXES)
     kernels = run_kernels(config.ksize, config.target.as_dict(), config.start.as_dict(),

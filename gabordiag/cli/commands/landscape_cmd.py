@@ -11,13 +11,12 @@ from rich.panel import Panel
 from rich.table import Table
 
 from ...errors import ConfigError
-from ...experiment import parse_angle, parse_option
+from ...experiment import parse_angle, parse_option, resolve_config
 from ...io import FIGURE_SUFFIXES, check_output_path, write_atomic, write_text_atomic
 from ...kernel import PARAM_NAMES
 from ...landscape import LandscapeResult, run_landscape
 from ...recover import kernel_description
 from .. import app
-from ..common import load_experiment
 from ..options import csv_option, json_flag, plot_option, with_experiment_options
 from ..render import fmt, out_console, print_json
 
@@ -108,7 +107,7 @@ def landscape_command(
 
     Example: gabordiag landscape --plot landscape.png
     """
-    config, _ = load_experiment(experiment, config_path)
+    config, _ = resolve_config(experiment, config_path)
     name = _parse_param(param, "--param") or "theta"
     name2 = _parse_param(param2, "--param2")
     if name2 == name:

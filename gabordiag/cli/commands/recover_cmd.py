@@ -9,12 +9,12 @@ from rich import box
 from rich.panel import Panel
 from rich.table import Table
 
-from ...experiment import Config
+from ...experiment import Config, resolve_config
 from ...io import FIGURE_SUFFIXES, check_output_path, write_atomic, write_text_atomic
 from ...recover import RecoverResult, kernel_description, recover, theta_curve
 from ...trajectory import loss_jumps
 from .. import app
-from ..common import load_experiment, progress_bar
+from ..common import progress_bar
 from ..options import csv_option, json_flag, plot_option, with_experiment_options
 from ..render import fmt, out_console, print_json
 
@@ -39,7 +39,7 @@ def recover_command(
     -pi/4, RMSE loss, plain SGD. Example: gabordiag recover --theta0 -pi/4 --loss mse
     --lr 3e-4
     """
-    config, _ = load_experiment(experiment, config_path)
+    config, _ = resolve_config(experiment, config_path)
     if plot is not None:
         check_output_path(plot, "--plot", FIGURE_SUFFIXES)
     if csv is not None:

@@ -7,9 +7,10 @@ import typer
 from rich import box
 from rich.table import Table
 
+from ...experiment import resolve_config
 from ...remedies import RemediesResult, run_remedies
 from .. import app
-from ..common import load_experiment, progress_bar
+from ..common import progress_bar
 from ..options import json_flag, with_experiment_options
 from ..render import out_console, print_json
 
@@ -29,7 +30,7 @@ def remedies_command(
     MSE, an lr below the curvature bound, rmse-eps, lr decay, Adam, multi-start, a
     unit-vector (doubled-angle) parametrisation and coarse-to-fine, each measured.
     """
-    config, _ = load_experiment(experiment, config_path)
+    config, _ = resolve_config(experiment, config_path)
     with progress_bar(9, "remedies", enabled=not json_output, min_total=1) as advance:
         result = run_remedies(config, starts, progress=advance)
     if json_output:
