@@ -27,12 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from gabordiag.images import make_image
-from gabordiag.kernel import GaborParams
-from gabordiag.losses import Loss
-from gabordiag.objective import DirectEngine, Problem
-from gabordiag.quadratic import gram_matrix, gram_matrix_patches
-from gabordiag.spectral import SpectralEngine
+from gabordiag.config.params import GaborParams
+from gabordiag.core.images import make_image
+from gabordiag.core.losses import Loss
+from gabordiag.core.problem import Problem
+from gabordiag.engines.direct import DirectEngine
+from gabordiag.engines.gram import gram_matrix, gram_matrix_patches
+from gabordiag.engines.spectral import SpectralEngine
 
 TARGET = GaborParams(theta=math.pi / 4, lambd=10.0, sigma=4.0, gamma=0.5, psi=0.0)
 KSIZE = 31

@@ -6,9 +6,9 @@ psi 0, target theta pi/4, loss rmse, valid correlation; plain SGD with lr 1e-3 f
 run starts exactly on the target, where rmse has no derivative and torch's sqrt
 backward gives NaN).
 
-* gabordiag: the spectral engine (Gram build and series fit included in the time)
-  and ``make_optimizer(OptimizerSettings("sgd", lr=1e-3))``, all 3600 runs as one
-  batch.
+* gabordiag: what ``gabordiag basins`` runs: a Study's engine (spectral: Gram build and
+  series fit included in the time) and the one descent runner (``run_descents``, SGD
+  lr 1e-3), all 3600 runs as one batch, then the batch judge of their verdicts.
 * PyTorch float32: one conv2d with a kernel per run, autograd, ``torch.optim.SGD``.
   Too slow to run in full: a few steps are timed and the fastest is extrapolated to
   1000 (the output says so), and their angles are compared with ours after the same
@@ -28,12 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from gabordiag.images import make_image
-from gabordiag.kernel import GaborParams
-from gabordiag.losses import Loss
-from gabordiag.objective import Problem
-from gabordiag.optim import OptimizerSettings, make_optimizer
-from gabordiag.spectral import SpectralEngine
+from gabordiag.analysis.basins import judge_runs
+from gabordiag.analysis.study import Study
+from gabordiag.config import GaborParams, OptimizerSettings, resolve_config
+from gabordiag.descent.runner import run_descents
 
 TARGET = GaborParams(theta=math.pi / 4, lambd=10.0, sigma=4.0, gamma=0.5, psi=0.0)
 KSIZE = 21
@@ -53,20 +51,19 @@ class Clock:
         return lap
 
 
-def descend(problem: Problem, starts: np.ndarray, steps: int) -> dict[str, Any]:
-    """Build the spectral engine and run every descent; the trajectory's last point."""
+def descend(study: Study, starts: np.ndarray, steps: int) -> dict[str, Any]:
+    """Build the engine, run every descent and judge them; the runs' last points."""
     clock = Clock()
-    engine = SpectralEngine(problem)
+    engine = study.engine(evaluations=len(starts) * steps)
     build = clock.lap()
-    optimizer = make_optimizer(OptimizerSettings("sgd", lr=LR))
-    theta = starts[:, None].copy()
-    loss = np.empty(len(starts))
-    for _ in range(steps):
-        loss, grad = engine.loss_and_grad(theta)
-        theta = optimizer.step(theta, grad)
+    descents = run_descents(engine, OptimizerSettings("sgd", lr=LR), starts[:, None], steps)
     run = clock.lap()
-    return {"engine": engine, "theta": theta[:, 0], "loss": loss, "build": build,
-            "steps": run, "total": (build[0] + run[0], build[1] + run[1])}
+    outcomes = judge_runs(descents, engine)
+    judged = clock.lap()
+    return {"engine": engine, "theta": descents.params[-1, :, 0],
+            "loss": descents.loss[-1], "build": build, "steps": run, "judge": judged,
+            "outcomes": outcomes,
+            "total": (build[0] + run[0] + judged[0], build[1] + run[1] + judged[1])}
 
 
 def torch_descend(torch: Any, image: np.ndarray, starts: np.ndarray, steps: int,
@@ -105,8 +102,9 @@ def main() -> None:
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, no GPU; "
           f"python {platform.python_version()}, numpy {np.__version__}")
-    image = make_image("pink", size=128, seed=5)
-    problem = Problem(image, KSIZE, TARGET, ("theta",), Loss("rmse"))
+    config, _ = resolve_config({"size": 128, "seed": 5, "ksize": KSIZE, "loss": "rmse",
+                                "lr": LR, "steps": 1})
+    image = Study(config).image
     spacing = 2 * np.pi / args.runs
     starts = np.arange(args.runs) * spacing + 0.5 * spacing
     print(f"setup: 128x128 pink seed 5, ksize {KSIZE}, sigma 4, lambda 10, gamma 0.5, "
@@ -114,7 +112,7 @@ def main() -> None:
 
     best = None
     for _ in range(args.repeat):  # best of N: the machine may be shared
-        run = descend(problem, starts, args.steps)
+        run = descend(Study(config), starts, args.steps)
         if best is None or run["total"][0] < best["total"][0]:
             best = run
     assert best is not None
@@ -123,7 +121,8 @@ def main() -> None:
     print(f"gabordiag spectral + SGD  {wall:9.3f} s wall, {cpu:.3f} s CPU   [engine build "
           f"{best['build'][0]:.3f} s ({engine.n_samples} samples, {engine.n_modes} modes), "
           f"{args.steps} steps {best['steps'][0]:.3f} s = "
-          f"{1e3 * best['steps'][0] / args.steps:.3f} ms/step for all {args.runs} runs]")
+          f"{1e3 * best['steps'][0] / args.steps:.3f} ms/step for all {args.runs} runs, "
+          f"judging {best['judge'][0]:.3f} s]")
     period = engine.period
     offset = np.mod(best["theta"] - TARGET.theta + period / 2, period) - period / 2
     reached = np.abs(offset) < 1e-2
@@ -147,7 +146,7 @@ def main() -> None:
           f"{args.torch_steps} of {args.steps} steps timed, the fastest ({step_wall:.3f} s; "
           f"median {np.median([lap[0] for lap in laps]):.3f} s) x {args.steps}; "
           f"{step_cpu:.3f} s CPU per step; torch {torch.__version__}, {threads} threads")
-    ours = descend(problem, starts, args.torch_steps)["theta"]
+    ours = descend(Study(config), starts, args.torch_steps)["theta"]
     print(f"  after {args.torch_steps} steps: max |theta_torch - theta_ours| = "
           f"{np.max(np.abs(final - ours)):.1e} rad (float32 vs float64)")
     print("\nratios (higher is faster for gabordiag; target >= 1000x):")

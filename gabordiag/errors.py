@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "GabordiagError", "ImageError", "LimitError"]
+__all__ = ["ConfigError", "GabordiagError", "ImageError", "LimitError", "OutputError"]
 
 
 class GabordiagError(Exception):
@@ -24,3 +24,7 @@ class ImageError(GabordiagError):
 
 class LimitError(GabordiagError):
     """A request that would need more memory or time than is sensible here."""
+
+
+class OutputError(GabordiagError):
+    """An output file that cannot be written (a full disk, a vanished directory)."""

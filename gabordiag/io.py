@@ -8,9 +8,9 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, OutputError
 
-__all__ = ["FIGURE_SUFFIXES", "atomic_path", "check_output_path", "write_atomic",
+__all__ = ["FIGURE_SUFFIXES", "atomic_path", "check_output_path", "make_directory", "write_atomic",
            "write_bytes_atomic", "write_text_atomic"]
 
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
@@ -41,7 +41,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix,
                                    dir=target.parent if str(target.parent) else ".")
     except OSError as exc:  # name the user's file, not the temporary one
-        raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise _output_error(path, exc) from None
     os.close(fd)
     try:
         yield Path(tmp)
@@ -50,11 +50,15 @@ def atomic_path(path: Path) -> Iterator[Path]:
     except OSError as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise _output_error(path, exc) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _output_error(path: Path, exc: OSError) -> OutputError:
+    return OutputError(f"cannot write output: {path}: {exc.strerror or exc}")
 
 
 def _umask() -> int:
@@ -79,3 +83,11 @@ def write_atomic(path: Path, writer: Callable[[Path], None]) -> None:
     """Let ``writer`` fill a temporary file, then move it to ``path``."""
     with atomic_path(path) as tmp:
         writer(tmp)
+
+
+def make_directory(path: Path) -> None:
+    """``mkdir -p``; a failure is an :class:`OutputError` naming the directory."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _output_error(path, exc) from None

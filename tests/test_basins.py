@@ -14,17 +14,18 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import ERROR_PREFIX, PNG_MAGIC, invoke
 
-from gabordiag.basins import run_basins, start_grid
-from gabordiag.cli import main
+from gabordiag.analysis import basins
+from gabordiag.analysis.basins import BasinsResult
+from gabordiag.analysis.recover import RecoverResult
+from gabordiag.analysis.recover import recover as recover_study
+from gabordiag.analysis.study import Study
+from gabordiag.config import Config, resolve_config
+from gabordiag.config.choices import VERDICTS
+from gabordiag.engines.direct import DirectEngine
 from gabordiag.errors import ConfigError, LimitError
-from gabordiag.experiment import Config, resolve_config
-from gabordiag.objective import DirectEngine
-from gabordiag.recover import build_problem, recover
-from gabordiag.trajectory import VERDICTS
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-ERROR_PREFIX = "gabordiag: error:"
 SMALL = {"size": 48, "ksize": 9, "sigma": 2, "lambda": 5, "seed": 0, "steps": 100}
 SMALL_ARGS = ["--size", "48", "--ksize", "9", "--sigma", "2", "--lambda", "5",
               "--seed", "0", "--steps", "100", "--starts", "24"]
@@ -41,18 +42,24 @@ def small(**values: Any) -> Config:
 
 def mse_curvature_at_target(cfg: Config) -> float:
     """Central second difference of the direct engine's MSE at the target."""
-    engine = DirectEngine(build_problem(replace(cfg, loss="mse")))
+    engine = DirectEngine(Study(cfg).problem(loss="mse"))
     h = 1e-4
     t = cfg.target_theta
     loss = engine.loss(np.array([[t - h], [t], [t + h]]))
     return float((loss[0] - 2 * loss[1] + loss[2]) / h**2)
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+def run_basins(cfg: Config, *args: Any, **kwargs: Any) -> BasinsResult:
+    """``run_basins`` on a fresh study of ``cfg``."""
+    return basins.run_basins(Study(cfg), *args, **kwargs)
+
+
+def start_grid(cfg: Config, n: int) -> np.ndarray:
+    return basins.start_grid(Study(cfg), n)
+
+
+def recover(cfg: Config) -> RecoverResult:
+    return recover_study(Study(cfg))
 
 
 # -- agreement with single runs ----------------------------------------------------------
@@ -166,7 +173,7 @@ def test_errors() -> None:
 # -- the command -----------------------------------------------------------------------
 
 def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(capsys, "basins", *SMALL_ARGS, "--loss", "mse", "--loss",
+    code, out, err = invoke("basins", *SMALL_ARGS, "--loss", "mse", "--loss",
                              "rmse", "--lr", "1e-3", "--lr", "5e-3", "--json")
     assert code == 0
     assert err == ""
@@ -187,13 +194,13 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_cli_lr_range_and_text(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(capsys, "basins", *SMALL_ARGS, "--loss", "mse",
+    code, out, err = invoke("basins", *SMALL_ARGS, "--loss", "mse",
                              "--lr-range", "1e-4,1e-2,3", "--json")
     assert code == 0, err
     lrs = [c["lr"] for c in json.loads(out)["cases"]]
     np.testing.assert_allclose(lrs, [1e-4, 1e-3, 1e-2], rtol=1e-12)
 
-    code, out, err = run_cli(capsys, "basins", *SMALL_ARGS, "--loss", "mse", "--lr", "3e-3",
+    code, out, err = invoke("basins", *SMALL_ARGS, "--loss", "mse", "--lr", "3e-3",
                              "--optimizer", "sgd", "--optimizer", "adam")
     assert code == 0
     assert err == ""
@@ -204,7 +211,7 @@ def test_cli_lr_range_and_text(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_cli_plot(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     png = tmp_path / "basins.png"
-    code, _, err = run_cli(capsys, "basins", *SMALL_ARGS, "--loss", "mse", "--lr", "1e-3",
+    code, _, err = invoke("basins", *SMALL_ARGS, "--loss", "mse", "--lr", "1e-3",
                            "--lr", "5e-3", "--plot", png)
     assert code == 0, err
     assert png.read_bytes().startswith(PNG_MAGIC)
@@ -225,7 +232,7 @@ def test_cli_plot(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
 ])
 def test_cli_errors(capsys: pytest.CaptureFixture[str], args: list[str],
                     names: list[str]) -> None:
-    code, out, err = run_cli(capsys, "basins", *SMALL_ARGS, *args)
+    code, out, err = invoke("basins", *SMALL_ARGS, *args)
     assert code == 2, (code, err)
     assert out == ""
     assert err.startswith(ERROR_PREFIX), err

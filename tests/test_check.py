@@ -16,13 +16,13 @@ from xml.etree import ElementTree
 
 import numpy as np
 import pytest
+from conftest import ERROR_PREFIX, invoke
 
+from gabordiag.analysis.study import Study
 from gabordiag.cli import main
-from gabordiag.experiment import resolve_config
-from gabordiag.objective import DirectEngine
-from gabordiag.recover import build_problem
+from gabordiag.config import resolve_config
+from gabordiag.engines.direct import DirectEngine
 
-ERROR_PREFIX = "gabordiag: error:"
 REPO = Path(__file__).resolve().parent.parent
 
 # A small experiment that converges: MSE, plain SGD well below the stability bound.
@@ -59,13 +59,6 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def assert_usage_error(code: int, out: str, err: str, *names: str) -> None:
     assert code == 2, (code, err, out[:300])
     assert out == ""
@@ -89,7 +82,7 @@ def the_experiment() -> Any:
 
 def stability_bound() -> float:
     """2 / curvature at the target, the curvature by central differences."""
-    engine = DirectEngine(build_problem(the_experiment()))
+    engine = DirectEngine(Study(the_experiment()).problem())
     t, h = math.pi / 4, 1e-4
     loss = engine.loss(np.array([[t - h], [t], [t + h]]))
     return float(2 * h**2 / (loss[0] - 2 * loss[1] + loss[2]))
@@ -99,7 +92,7 @@ def steps_to_settle_by_hand(tol: float = 1e-4) -> int:
     """theta <- theta - lr * dL/dtheta, 100 times; the last step still >= tol from the
     end point, plus one."""
     cfg = the_experiment()
-    engine = DirectEngine(build_problem(cfg))
+    engine = DirectEngine(Study(cfg).problem())
     theta = [cfg.theta0]
     for _ in range(cfg.steps):
         grad = engine.loss_and_grad(np.array([[theta[-1]]]))[1][0, 0]
@@ -114,14 +107,14 @@ def test_a_passing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # short paths: the table has 80 columns
     path = write(Path("ok.toml"), PASSING)
-    code, out, err = run_cli(capsys, "check", path)
+    code, out, err = invoke("check", path)
     assert code == 0, (err, out)
     text = plain_text(out)
     assert "ok.toml" in text
     assert "FAIL" not in text
     assert "8 passed, 0 failed" in text  # every key but basins_starts is one expectation
 
-    code, out, err = run_cli(capsys, "check", path, "--json")
+    code, out, err = invoke("check", path, "--json")
     assert code == 0
     assert out.count("\n") == 1
     data = json.loads(out)
@@ -149,7 +142,7 @@ max_stable_lr_at_least = 0.02
 max_steps = 1
 period = "2pi"
 """)
-    code, out, err = run_cli(capsys, "check", path)
+    code, out, err = invoke("check", path)
     assert code == 1, err
     text = plain_text(out)
     for key in ("max_stable_lr_at_least", "max_steps", "period"):
@@ -157,7 +150,7 @@ period = "2pi"
     assert "off by" in text
     assert "1 passed, 3 failed" in text
 
-    code, out, err = run_cli(capsys, "check", path, "--json")
+    code, out, err = invoke("check", path, "--json")
     assert code == 1
     data = json.loads(out)
     assert data["passed"] is False
@@ -182,7 +175,7 @@ def test_a_verdict_that_does_not_hold(capsys: pytest.CaptureFixture[str],
                                       tmp_path: Path) -> None:
     path = write(tmp_path / "v.toml", EXPERIMENT + '\n[expect]\nverdict = ["cycling", '
                  '"diverged"]\n')
-    code, out, _ = run_cli(capsys, "check", path, "--json")
+    code, out, _ = invoke("check", path, "--json")
     assert code == 1
     (result,) = json.loads(out)["files"][0]["results"]
     assert result["measured"] == "converged"
@@ -195,13 +188,13 @@ def test_a_verdict_that_does_not_hold(capsys: pytest.CaptureFixture[str],
 
 def test_malformed_toml(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = write(tmp_path / "broken.toml", EXPERIMENT + "\n[expect\nverdict = 'converged'\n")
-    assert_usage_error(*run_cli(capsys, "check", path), "broken.toml", "TOML")
+    assert_usage_error(*invoke("check", path), "broken.toml", "TOML")
 
 
 def test_unknown_expect_key(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = write(tmp_path / "unknown.toml", EXPERIMENT + "\n[expect]\nperiod = 'pi'\n"
                  "max_loss = 0.1\n")
-    assert_usage_error(*run_cli(capsys, "check", path), "unknown.toml", "max_loss")
+    assert_usage_error(*invoke("check", path), "unknown.toml", "max_loss")
 
 
 @pytest.mark.parametrize(("line", "key"), [
@@ -227,7 +220,7 @@ def test_unknown_expect_key(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
 def test_wrong_value_types(capsys: pytest.CaptureFixture[str], tmp_path: Path, line: str,
                            key: str) -> None:
     path = write(tmp_path / "types.toml", EXPERIMENT + f"\n[expect]\n{line}\nperiod = 'pi'\n")
-    assert_usage_error(*run_cli(capsys, "check", path), "types.toml", key)
+    assert_usage_error(*invoke("check", path), "types.toml", key)
 
 
 @pytest.mark.parametrize("tail", ["\n[expect]\n", "\n[expect]\nbasins_starts = 10\n",
@@ -236,14 +229,14 @@ def test_an_expect_table_that_states_nothing(capsys: pytest.CaptureFixture[str],
                                              tmp_path: Path, tail: str) -> None:
     path = write(tmp_path / "empty.toml", EXPERIMENT + tail if tail.startswith("\n")
                  else tail + EXPERIMENT)
-    assert_usage_error(*run_cli(capsys, "check", path), "empty.toml", "expect")
+    assert_usage_error(*invoke("check", path), "empty.toml", "expect")
 
 
 def test_a_bad_experiment_key_is_a_config_error(capsys: pytest.CaptureFixture[str],
                                                 tmp_path: Path) -> None:
     path = write(tmp_path / "k.toml", EXPERIMENT.replace("lr = 3e-3", "lr = -1")
                  + "\n[expect]\nperiod = 'pi'\n")
-    assert_usage_error(*run_cli(capsys, "check", path), "k.toml", "lr")
+    assert_usage_error(*invoke("check", path), "k.toml", "lr")
 
 
 @pytest.mark.parametrize("which", ["missing", "empty-dir"])
@@ -255,7 +248,7 @@ def test_paths_that_hold_nothing(capsys: pytest.CaptureFixture[str], tmp_path: P
         target = tmp_path / "empty"
         target.mkdir()
         write(target / "notes.txt", "not toml")
-    assert_usage_error(*run_cli(capsys, "check", target), str(target))
+    assert_usage_error(*invoke("check", target), str(target))
 
 
 def test_one_bad_file_stops_the_run_before_anything_is_measured(
@@ -263,7 +256,7 @@ def test_one_bad_file_stops_the_run_before_anything_is_measured(
     write(tmp_path / "suite" / "a_ok.toml", PASSING)
     write(tmp_path / "suite" / "z_bad.toml", EXPERIMENT + "\n[expect]\nverdict = 'meh'\n")
     junit = tmp_path / "report.xml"
-    code, out, err = run_cli(capsys, "check", tmp_path / "suite", "--junit", junit)
+    code, out, err = invoke("check", tmp_path / "suite", "--junit", junit)
     assert_usage_error(code, out, err, "z_bad.toml", "verdict")
     assert not junit.exists()
 
@@ -294,7 +287,7 @@ def test_a_directory_is_searched_recursively(capsys: pytest.CaptureFixture[str],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # short paths: the table has 80 columns
     files = make_suite(Path("suite"))
-    code, out, err = run_cli(capsys, "check", "suite", "--json")
+    code, out, err = invoke("check", "suite", "--json")
     assert code == 1, err
     data = json.loads(out)
     assert data["schema"] == "gabordiag.check/1"
@@ -310,7 +303,7 @@ def test_a_directory_is_searched_recursively(capsys: pytest.CaptureFixture[str],
     assert sorted(failed) == ["max_stable_lr_at_most", "verdict"]
 
     # the passing files alone (a directory and a file) pass
-    code, out, err = run_cli(capsys, "check", files["ok"], Path("suite", "sub", "deeper"))
+    code, out, err = invoke("check", files["ok"], Path("suite", "sub", "deeper"))
     assert code == 0, err
     text = plain_text(out)
     assert "ok.toml" in text
@@ -321,7 +314,7 @@ def test_a_long_path_keeps_its_file_name_in_the_table(capsys: pytest.CaptureFixt
                                                       tmp_path: Path) -> None:
     path = write(tmp_path / ("a-rather-long-directory-name-" * 2) / "failing_case.toml",
                  EXPERIMENT + '\n[expect]\nperiod = "2pi"\n')
-    code, out, _ = run_cli(capsys, "check", path)
+    code, out, _ = invoke("check", path)
     assert code == 1
     assert "failing_case.toml" in plain_text(out).replace(" ", "")  # wrapped or not
 
@@ -329,7 +322,7 @@ def test_a_long_path_keeps_its_file_name_in_the_table(capsys: pytest.CaptureFixt
 def test_only_files_without_expectations(capsys: pytest.CaptureFixture[str],
                                          tmp_path: Path) -> None:
     path = write(tmp_path / "plain.toml", EXPERIMENT)
-    code, out, err = run_cli(capsys, "check", path, "--json")
+    code, out, err = invoke("check", path, "--json")
     # a CI job must not pass while checking nothing
     assert code == 2
     assert out == ""
@@ -341,7 +334,7 @@ def test_junit_xml_parses_and_counts(capsys: pytest.CaptureFixture[str],
                                      tmp_path: Path) -> None:
     make_suite(tmp_path / "suite")
     junit = tmp_path / "junit.xml"
-    code, out, err = run_cli(capsys, "check", tmp_path / "suite", "--junit", junit, "--json")
+    code, out, err = invoke("check", tmp_path / "suite", "--junit", junit, "--json")
     assert code == 1, err
     data = json.loads(out)
     root = ElementTree.parse(junit).getroot()
@@ -373,7 +366,7 @@ def test_junit_xml_parses_and_counts(capsys: pytest.CaptureFixture[str],
 def test_junit_for_a_passing_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = write(tmp_path / "ok.toml", PASSING)
     junit = tmp_path / "out.xml"
-    code, _, err = run_cli(capsys, "check", path, "--junit", junit)
+    code, _, err = invoke("check", path, "--junit", junit)
     assert code == 0, err
     root = ElementTree.parse(junit).getroot()
     assert (root.get("tests"), root.get("failures")) == ("8", "0")
@@ -383,7 +376,7 @@ def test_junit_for_a_passing_run(capsys: pytest.CaptureFixture[str], tmp_path: P
 def test_junit_path_is_checked_first(capsys: pytest.CaptureFixture[str],
                                      tmp_path: Path) -> None:
     path = write(tmp_path / "ok.toml", PASSING)
-    assert_usage_error(*run_cli(capsys, "check", path, "--junit",
+    assert_usage_error(*invoke("check", path, "--junit",
                                 tmp_path / "no" / "dir" / "x.xml"), "--junit")
 
 

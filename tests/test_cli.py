@@ -14,25 +14,25 @@ import tomllib
 
 import numpy as np
 import pytest
-from cli_helpers import (
+from conftest import (
     ERROR_PREFIX,
     FAST,
     PNG_MAGIC,
     assert_usage_error,
     entry_point,
     gabor,
+    invoke,
     leftovers,
-    run_cli,
 )
 from scipy.signal import correlate2d
 
 import gabordiag
-from gabordiag.experiment import resolve_config
+from gabordiag.config import resolve_config
 
 # -- recover ---------------------------------------------------------------------------------
 
 def test_recover_reference_case_text(capsys):
-    r = run_cli(capsys, "recover")
+    r = invoke("recover")
     assert r.code == 0, r.err
     assert r.err == ""  # no progress bar when stderr is not a terminal
     out = r.out
@@ -47,7 +47,7 @@ def test_recover_reference_case_text(capsys):
 
 
 def test_recover_reference_case_json(capsys):
-    r = run_cli(capsys, "recover", "--json")
+    r = invoke("recover", "--json")
     assert r.code == 0
     assert r.err == ""
     data = r.json()
@@ -83,8 +83,8 @@ def test_recover_reference_case_json(capsys):
 
 
 def test_recover_json_is_byte_identical_for_the_same_config(capsys):
-    first = run_cli(capsys, "recover", "--json", *FAST)
-    second = run_cli(capsys, "recover", "--json", *FAST)
+    first = invoke("recover", "--json", *FAST)
+    second = invoke("recover", "--json", *FAST)
     assert first.code == second.code == 0
     assert first.out == second.out
     data = first.json()
@@ -99,7 +99,7 @@ def test_recover_json_numbers_match_an_independent_computation(capsys, tmp_path)
     path = tmp_path / "image.npy"
     np.save(path, image)
     ksize, sigma, lambd, gamma, lr = 7, 2.0, 4.0, 0.5, 1e-3
-    r = run_cli(capsys, "recover", "--json", "--image", path, "--no-standardize",
+    r = invoke("recover", "--json", "--image", path, "--no-standardize",
                 "--ksize", ksize, "--sigma", sigma, "--lambda", lambd, "--gamma", gamma,
                 "--theta0", "0.3", "--target-theta", "pi/4", "--loss", "rmse", "--lr", lr,
                 "--steps", "3")
@@ -132,16 +132,16 @@ def test_recover_json_numbers_match_an_independent_computation(capsys, tmp_path)
     ("--target-theta", "3*pi/8", "target-theta", 3 * math.pi / 8),
 ])
 def test_angles_on_the_command_line(capsys, option, text, key, expected):
-    r = run_cli(capsys, "recover", "--json", *FAST, "--steps", "2", option, text)
+    r = invoke("recover", "--json", *FAST, "--steps", "2", option, text)
     assert r.code == 0, r.err
     data = r.json()
     assert data["config"][key] == pytest.approx(expected, rel=1e-15)
     if key == "theta0":
         assert data["params"]["theta"][0] == data["config"]["theta0"]
-    shown = run_cli(capsys, "config", "show", option, text)
+    shown = invoke("config", "show", option, text)
     assert shown.code == 0
     assert tomllib.loads(shown.out)[key] == data["config"][key]
-    text_run = run_cli(capsys, "recover", *FAST, "--steps", "2", option, text)
+    text_run = invoke("recover", *FAST, "--steps", "2", option, text)
     assert text_run.code == 0
     assert f"{math.degrees(expected):.1f}°" in text_run.out  # shown in the Setup panel
 
@@ -150,7 +150,7 @@ def test_config_file_with_an_override(capsys, tmp_path):
     path = tmp_path / "exp.toml"
     path.write_text('loss = "mse"\nlr = 1e-4\nsteps = 10\nsize = 48\nksize = 9\n'
                     'theta0 = "pi/3"\n', encoding="utf-8")
-    r = run_cli(capsys, "recover", "--json", "--config", path, "--steps", "5")
+    r = invoke("recover", "--json", "--config", path, "--steps", "5")
     assert r.code == 0, r.err
     data = r.json()
     config = data["config"]
@@ -164,7 +164,7 @@ def test_config_file_with_an_override(capsys, tmp_path):
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
 def test_recover_plot_writes_a_valid_file(capsys, tmp_path, suffix):
     path = tmp_path / f"run{suffix}"
-    r = run_cli(capsys, "recover", *FAST, "--plot", path)
+    r = invoke("recover", *FAST, "--plot", path)
     assert r.code == 0, r.err
     data = path.read_bytes()
     if suffix == ".png":
@@ -181,7 +181,7 @@ def test_recover_plot_writes_a_valid_file(capsys, tmp_path, suffix):
 
 def test_recover_csv_has_a_header_and_one_row_per_step(capsys, tmp_path):
     path = tmp_path / "run.csv"
-    r = run_cli(capsys, "recover", "--json", *FAST, "--csv", path)
+    r = invoke("recover", "--json", *FAST, "--csv", path)
     assert r.code == 0, r.err
     data = r.json()
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -198,7 +198,7 @@ def test_recover_csv_has_a_header_and_one_row_per_step(capsys, tmp_path):
 
 
 def test_recover_with_several_learned_parameters(capsys):
-    r = run_cli(capsys, "recover", "--json", *FAST, "--learn", "sigma", "--learn", "theta",
+    r = invoke("recover", "--json", *FAST, "--learn", "sigma", "--learn", "theta",
                 "--loss", "mse", "--lr", "1e-4")
     assert r.code == 0, r.err
     data = r.json()
@@ -211,11 +211,11 @@ def test_recover_with_several_learned_parameters(capsys):
 def test_recover_a_diverging_run(capsys, tmp_path, lr):
     """A run that is thrown out of the landscape is reported, not a crash or a warning."""
     csv = tmp_path / "run.csv"
-    r = run_cli(capsys, "recover", *FAST, "--loss", "l1", "--lr", lr, "--csv", csv)
+    r = invoke("recover", *FAST, "--loss", "l1", "--lr", lr, "--csv", csv)
     assert r.code == 0
     assert r.err == ""
     assert "diverged" in r.out
-    data = run_cli(capsys, "recover", "--json", *FAST, "--loss", "l1", "--lr", lr).json()
+    data = invoke("recover", "--json", *FAST, "--loss", "l1", "--lr", lr).json()
     assert data["verdict"]["kind"] == "diverged"
     step = data["verdict"]["evidence"]["step"]
     assert len(data["loss"]) == step + 1
@@ -236,7 +236,7 @@ def test_recover_plot_of_a_diverging_run_finishes(tmp_path):
 
 
 def test_recover_a_single_step(capsys):
-    r = run_cli(capsys, "recover", "--json", *FAST, "--steps", "1")
+    r = invoke("recover", "--json", *FAST, "--steps", "1")
     assert r.code == 0
     assert r.err == ""
     data = r.json()
@@ -247,7 +247,7 @@ def test_recover_a_single_step(capsys):
 # -- kernel -----------------------------------------------------------------------------------
 
 def test_kernel_json_matches_the_formula(capsys):
-    r = run_cli(capsys, "kernel", "--json", "--ksize", "9", "--sigma", "2", "--lambda", "5",
+    r = invoke("kernel", "--json", "--ksize", "9", "--sigma", "2", "--lambda", "5",
                 "--gamma", "0.5", "--theta0", "-pi/4")
     assert r.code == 0
     assert r.err == ""
@@ -271,7 +271,7 @@ def test_kernel_json_matches_the_formula(capsys):
 
 
 def test_kernel_json_has_a_derivative_per_learned_parameter(capsys):
-    r = run_cli(capsys, "kernel", "--json", "--ksize", "7", "--learn", "theta,sigma",
+    r = invoke("kernel", "--json", "--ksize", "7", "--learn", "theta,sigma",
                 "--sigma0", "3")
     assert r.code == 0
     kernels = r.json()["kernels"]
@@ -283,13 +283,13 @@ def test_kernel_json_has_a_derivative_per_learned_parameter(capsys):
 
 
 def test_kernel_text_and_plot(capsys, tmp_path):
-    r = run_cli(capsys, "kernel", "--ksize", "9")
+    r = invoke("kernel", "--ksize", "9")
     assert r.code == 0
     assert r.err == ""
     for name in ("Kernels (9x9)", "target", "start", "d/dtheta"):
         assert name in r.out
     path = tmp_path / "kernels.png"
-    r = run_cli(capsys, "kernel", "--ksize", "9", "--plot", path)
+    r = invoke("kernel", "--ksize", "9", "--plot", path)
     assert r.code == 0, r.err
     assert path.read_bytes().startswith(PNG_MAGIC)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kernels.png"]
@@ -298,7 +298,7 @@ def test_kernel_text_and_plot(capsys, tmp_path):
 # -- config show -------------------------------------------------------------------------------
 
 def test_config_show_prints_the_resolved_config(capsys):
-    r = run_cli(capsys, "config", "show", "--theta0", "-pi/4", "--loss", "mse",
+    r = invoke("config", "show", "--theta0", "-pi/4", "--loss", "mse",
                 "--optimizer", "adam", "--learn", "sigma,theta", "--lambda", "inf")
     assert r.code == 0
     assert r.err == ""
@@ -316,23 +316,23 @@ def test_config_show_prints_the_resolved_config(capsys):
 
 def test_config_show_output_reproduces_the_run(capsys, tmp_path):
     options = [*FAST, "--theta0", "45deg", "--loss", "mse", "--lr", "1e-3", "--seed", "11"]
-    r = run_cli(capsys, "config", "show", *options)
+    r = invoke("config", "show", *options)
     assert r.code == 0
     path = tmp_path / "resolved.toml"
     path.write_text(r.out, encoding="utf-8")
-    from_file = run_cli(capsys, "recover", "--json", "--config", path)
-    direct = run_cli(capsys, "recover", "--json", *options)
+    from_file = invoke("recover", "--json", "--config", path)
+    direct = invoke("recover", "--json", *options)
     assert from_file.code == direct.code == 0
     assert from_file.out == direct.out
     # and the resolved file resolves to itself
-    again = run_cli(capsys, "config", "show", "--config", path)
+    again = invoke("config", "show", "--config", path)
     assert again.out == r.out
 
 
 # -- version and help --------------------------------------------------------------------------
 
 def test_version(capsys):
-    r = run_cli(capsys, "--version")
+    r = invoke("--version")
     assert r.code == 0
     assert r.err == ""
     assert r.out == f"gabordiag {gabordiag.__version__}\n"
@@ -343,7 +343,7 @@ def test_version(capsys):
                                   ["kernel", "--help"], ["config", "--help"],
                                   ["config", "show", "--help"]])
 def test_help(capsys, args):
-    r = run_cli(capsys, *args)
+    r = invoke(*args)
     assert r.code == 0
     assert r.err == ""
     assert "Usage" in r.out
@@ -361,7 +361,7 @@ ISSUE_FLAGS = ["--image", "--size", "--seed", "--ksize", "--sigma", "--lambda", 
     (["config", "show"], []),
 ])
 def test_help_lists_every_experiment_flag(capsys, command, own):
-    out = run_cli(capsys, *command, "--help").out
+    out = invoke(*command, "--help").out
     for flag in [*ISSUE_FLAGS, *own]:
         assert flag in out, flag
 
@@ -370,7 +370,7 @@ def test_no_command_shows_help_without_an_empty_error_line(capsys):
     """A group called without a command shows its help and exits 2 (click's usage-error
     code), with no "gabordiag: error:" line that says nothing."""
     for args in ([], ["config"]):
-        r = run_cli(capsys, *args)
+        r = invoke(*args)
         assert r.code == 2
         assert "Usage" in r.out
         assert ERROR_PREFIX not in r.err
@@ -479,7 +479,7 @@ def test_recover_error(capsys, inputs, args, names):
         outputs += ["--plot", str(inputs / "out.png")]
     if "--csv" not in args:
         outputs += ["--csv", str(inputs / "out.csv")]
-    r = run_cli(capsys, "recover", "--json", *FAST, *outputs, *args)
+    r = invoke("recover", "--json", *FAST, *outputs, *args)
     assert_usage_error(r, *names)
     assert leftovers(inputs, "out.png", "out.csv", "out.txt", "out") == []
 
@@ -501,7 +501,7 @@ KERNEL_ERRORS = [
 def test_kernel_error(capsys, inputs, args, names):
     args = _expand(args, inputs)
     outputs = [] if "--plot" in args else ["--plot", str(inputs / "k.png")]
-    r = run_cli(capsys, "kernel", *outputs, *args)
+    r = invoke("kernel", *outputs, *args)
     assert_usage_error(r, *names)
     assert leftovers(inputs, "k.png", "k.bmp") == []
 
@@ -515,11 +515,11 @@ def test_kernel_error(capsys, inputs, args, names):
     (["--nope"], ["--nope"]),
 ])
 def test_config_show_error(capsys, inputs, args, names):
-    assert_usage_error(run_cli(capsys, "config", "show", *_expand(args, inputs)), *names)
+    assert_usage_error(invoke("config", "show", *_expand(args, inputs)), *names)
 
 
 def test_unknown_command(capsys):
-    assert_usage_error(run_cli(capsys, "recovr"), "recovr")
+    assert_usage_error(invoke("recovr"), "recovr")
 
 
 # -- the installed entry point -----------------------------------------------------------------
@@ -534,7 +534,7 @@ def test_installed_entry_point_json(capsys):
     assert len(data["loss"]) == 21
     assert data["params"]["theta"][0] == pytest.approx(-math.pi / 4, rel=1e-15)
     # the same bytes as the in-process call
-    assert run_cli(capsys, "recover", "--json", "--steps", "20").out == proc.stdout
+    assert invoke("recover", "--json", "--steps", "20").out == proc.stdout
 
 
 def test_installed_entry_point_error_exit_code(tmp_path):

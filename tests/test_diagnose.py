@@ -17,16 +17,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import ERROR_PREFIX, PNG_MAGIC, invoke
 
-from gabordiag.cli import main
-from gabordiag.diagnose import SCHEMA, Diagnosis, diagnose
-from gabordiag.experiment import Config, resolve_config
-from gabordiag.losses import Loss
-from gabordiag.objective import DirectEngine
-from gabordiag.recover import build_problem
+from gabordiag.analysis.diagnose import SCHEMA, Diagnosis, diagnose
+from gabordiag.analysis.study import Study
+from gabordiag.config import Config, resolve_config
+from gabordiag.core import images
+from gabordiag.core.losses import Loss
+from gabordiag.engines import gram
+from gabordiag.engines.direct import DirectEngine
 
-ERROR_PREFIX = "gabordiag: error:"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SEVERITIES = ("high", "medium", "info")
 # the reference case, shortened: 200 steps show every symptom; 8 starts keep it fast
 FAST = {"steps": "200"}
@@ -48,7 +48,7 @@ _CACHE: dict[tuple[tuple[str, Any], ...], Diagnosis] = {}
 def diagnosed(**values: Any) -> Diagnosis:
     key = tuple(sorted(values.items()))
     if key not in _CACHE:
-        _CACHE[key] = diagnose(config(**values), starts=STARTS)
+        _CACHE[key] = diagnose(Study(config(**values)), starts=STARTS)
     return _CACHE[key]
 
 
@@ -60,7 +60,7 @@ def findings(d: Diagnosis) -> dict[str, Any]:
 
 def mse_curvature(cfg: Config) -> float:
     """Central second difference of the direct engine's MSE at the target."""
-    engine = DirectEngine(replace(build_problem(cfg), loss=Loss("mse")))
+    engine = DirectEngine(replace(Study(cfg).problem(), loss=Loss("mse")))
     h = 1e-4
     t = cfg.target_theta
     values = engine.loss(np.array([[t - h], [t], [t + h]]))
@@ -116,7 +116,7 @@ def test_reference_case_evidence_matches_independent_figures() -> None:
     assert abs(thetas[-1] - thetas[-2]) / 2 == pytest.approx(ev["amplitude"], rel=0.1)
     assert ev["amplitude"] == pytest.approx(cfg.lr * slope / 2, rel=0.2)
     # the start sits where the gradient is a few percent of its largest
-    engine = DirectEngine(build_problem(cfg))
+    engine = DirectEngine(Study(cfg).problem())
     grid = cfg.target_theta - math.pi / 2 + math.pi * np.arange(361) / 360
     _, grads = engine.loss_and_grad(np.concatenate([[cfg.theta0], grid])[:, None])
     relative = abs(grads[0, 0]) / np.abs(grads[1:, 0]).max()
@@ -183,7 +183,7 @@ def test_a_run_that_lands_in_a_spurious_minimum() -> None:
     assert found["local-minimum"].severity == "high"
     assert_ordered(d)
     # the spurious minima of the sampled loss (a minimum that is not the target's)
-    engine = DirectEngine(build_problem(cfg))
+    engine = DirectEngine(Study(cfg).problem())
     grid = cfg.target_theta - math.pi / 2 + math.pi * np.arange(720) / 720
     loss = engine.loss(grid[:, None])
     local = np.flatnonzero((loss < np.roll(loss, 1)) & (loss < np.roll(loss, -1)))
@@ -209,16 +209,10 @@ def test_momentum_adds_its_finding() -> None:
 
 # -- the command -------------------------------------------------------------------------------
 
-def run_cli(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
 
 def test_cli_json_and_report(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     directory = tmp_path / "report"
-    code, out, err = run_cli(capsys, "diagnose", "--steps", "200", "--starts", STARTS,
+    code, out, err = invoke("diagnose", "--steps", "200", "--starts", STARTS,
                              "--json", "--report", directory)
     assert code == 0, err
     assert out.count("\n") == 1  # one JSON object and nothing else
@@ -270,7 +264,7 @@ def test_cli_json_and_report(capsys: pytest.CaptureFixture[str], tmp_path: Path)
 
 
 def test_cli_text(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(capsys, "diagnose", "--steps", "200", "--starts", STARTS,
+    code, out, err = invoke("diagnose", "--steps", "200", "--starts", STARTS,
                              "--momentum", "0.9")
     assert code == 0, err
     assert "Findings" in out
@@ -288,7 +282,7 @@ def test_cli_text(capsys: pytest.CaptureFixture[str]) -> None:
     (["--loss", "cosine"], "--loss"),
 ])
 def test_cli_errors(capsys: pytest.CaptureFixture[str], args: list[str], name: str) -> None:
-    code, out, err = run_cli(capsys, "diagnose", "--steps", "20", *args)
+    code, out, err = invoke("diagnose", "--steps", "20", *args)
     assert code == 2, (out, err)
     assert out == ""
     assert err.startswith(ERROR_PREFIX), err
@@ -300,9 +294,35 @@ def test_cli_report_path_that_is_a_file(capsys: pytest.CaptureFixture[str],
                                         tmp_path: Path) -> None:
     blocker = tmp_path / "report"
     blocker.write_text("not a directory")
-    code, out, err = run_cli(capsys, "diagnose", "--steps", "20", "--report", blocker)
+    code, out, err = invoke("diagnose", "--steps", "20", "--report", blocker)
     assert code == 2
     assert out == ""
     assert err.startswith(ERROR_PREFIX)
     assert "--report" in err
     assert blocker.read_text() == "not a directory"
+
+
+# -- one study: built once ------------------------------------------------------------------
+
+def test_one_diagnose_makes_the_image_once_and_each_gram_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[str] = []
+    built: list[tuple[int, int]] = []
+    make_image, gram_matrix = images.make_image, gram.gram_matrix
+
+    def counting_image(source: str, **kwargs: Any) -> np.ndarray:
+        made.append(source)
+        return make_image(source, **kwargs)
+
+    def counting_gram(padded: np.ndarray, ksize: int) -> np.ndarray:
+        built.append(padded.shape)
+        return gram_matrix(padded, ksize)
+
+    monkeypatch.setattr(images, "make_image", counting_image)
+    monkeypatch.setattr(gram, "gram_matrix", counting_gram)
+    result = diagnose(Study(config(steps="60")), starts=4)
+    assert result.remedies.remedies  # every stage ran: gradcheck to remedies
+    assert made == ["pink"]
+    # two distinct problems need a Gram matrix: the image and its blurred copy
+    # (coarse-to-fine); rmse and mse share one
+    assert len(built) == 2

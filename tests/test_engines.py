@@ -7,14 +7,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gabordiag import engines
-from gabordiag.engines import ENGINES, allowed_engines, make_engine, quadratic_pays
+from gabordiag.config.choices import BOUNDARIES, ENGINES, MSE_FAMILY, OPS, PARAM_NAMES
+from gabordiag.config.params import GaborParams
+from gabordiag.core.images import make_image
+from gabordiag.core.losses import Loss
+from gabordiag.core.problem import Problem
+from gabordiag.engines import choice
+from gabordiag.engines.choice import allowed_engines, make_engine, quadratic_pays
+from gabordiag.engines.direct import DirectEngine
+from gabordiag.engines.gram import gram_matrix, gram_matrix_patches
+from gabordiag.engines.quadratic import QuadraticEngine
 from gabordiag.errors import ConfigError, LimitError
-from gabordiag.images import make_image
-from gabordiag.kernel import PARAM_NAMES, GaborParams
-from gabordiag.losses import MSE_FAMILY, Loss
-from gabordiag.objective import BOUNDARIES, OPS, DirectEngine, Problem
-from gabordiag.quadratic import QuadraticEngine, gram_matrix, gram_matrix_patches
 
 TARGET = GaborParams(theta=0.785, lambd=7.0, sigma=2.5, gamma=0.6, psi=0.4)
 RTOL = 1e-10  # relative to the largest magnitude of each output
@@ -72,7 +75,7 @@ def test_gram_patches_in_small_blocks_is_the_same() -> None:
 def test_gram_built_a_few_lags_at_a_time_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
     image = np.random.default_rng(5).standard_normal((23, 18))
     whole = gram_matrix(image, 7)
-    monkeypatch.setattr("gabordiag.quadratic._BLOCK_BYTES", 1)  # one row lag per group
+    monkeypatch.setattr("gabordiag.engines.gram._BLOCK_BYTES", 1)  # one row lag per group
     np.testing.assert_allclose(gram_matrix(image, 7), whole, rtol=0,
                                atol=1e-14 * np.abs(whole).max())
 
@@ -160,7 +163,7 @@ def test_quadratic_batch_is_chunked_consistently(monkeypatch: pytest.MonkeyPatch
     engine = QuadraticEngine(problem)
     values = random_values(problem, 7)
     whole = engine.loss_grad_curv(values)
-    monkeypatch.setattr("gabordiag.quadratic._BLOCK_BYTES", 1)  # one row per chunk
+    monkeypatch.setattr("gabordiag.engines.quadratic._BLOCK_BYTES", 1)  # one row per chunk
     for want, got in zip(whole, engine.loss_grad_curv(values), strict=True):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-13 * np.abs(want).max())
 
@@ -247,12 +250,12 @@ def test_auto_falls_back_to_quadratic_when_the_series_does_not_converge(
         def __init__(self, *args: object, **kwargs: object) -> None:
             raise LimitError("did not converge")
 
-    monkeypatch.setattr("gabordiag.spectral.SpectralEngine", NoSeries)
+    monkeypatch.setattr("gabordiag.engines.choice.SpectralEngine", NoSeries)
     assert make_engine(make_problem("mse", ("theta",))).name == "quadratic"
 
 
 def test_auto_avoids_a_gram_matrix_that_would_not_fit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engines, "GRAM_LIMIT_BYTES", 1000)
+    monkeypatch.setattr(choice, "GRAM_LIMIT_BYTES", 1000)
     problem = make_problem("mse", ("theta",))
     assert allowed_engines(problem) == ("auto", "direct")
     assert make_engine(problem).name == "direct"

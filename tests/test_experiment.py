@@ -17,15 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gabordiag import experiment
+from gabordiag.config import Config, config_to_toml, load_config, parse_angle, resolve_config
+from gabordiag.config import model as experiment
 from gabordiag.errors import ConfigError, GabordiagError
-from gabordiag.experiment import (
-    Config,
-    config_to_toml,
-    load_config,
-    parse_angle,
-    resolve_config,
-)
 
 PARAMS = ("theta", "lambda", "sigma", "gamma", "psi")
 LOSSES = ("mse", "rmse", "rmse-eps", "l1", "huber")

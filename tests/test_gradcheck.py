@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import ERROR_PREFIX, invoke
 
-from gabordiag.cli import main
-from gabordiag.gradcheck import SCHEMA, diagnose_mismatch
-from gabordiag.kernel import PARAM_NAMES, gabor_kernel
+from gabordiag.analysis.gradcheck import SCHEMA, diagnose_mismatch
+from gabordiag.config.choices import PARAM_NAMES
+from gabordiag.core.kernel import gabor_kernel
 
-ERROR_PREFIX = "gabordiag: error:"
 SMALL = ["--size", "40", "--ksize", "11", "--sigma", "3", "--lambda", "6"]
 LOSSES = ("mse", "rmse", "rmse-eps", "l1", "huber")
 
@@ -124,16 +124,10 @@ def load(path: Path) -> ModuleType:
     return module
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
 
 def gradcheck_json(capsys: pytest.CaptureFixture[str], *args: Any
                    ) -> tuple[int, dict[str, Any]]:
-    code, out, err = run_cli(capsys, "gradcheck", *SMALL, *args, "--json")
+    code, out, err = invoke("gradcheck", *SMALL, *args, "--json")
     assert out.count("\n") == 1, (out[:300], err)
     assert err == ""
     return code, json.loads(out)
@@ -201,7 +195,7 @@ def test_loss_derivative_of_every_learned_parameter(capsys: pytest.CaptureFixtur
 
 
 def test_text_output_passes(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(capsys, "gradcheck", *SMALL, "--random", "2")
+    code, out, err = invoke("gradcheck", *SMALL, "--random", "2")
     assert code == 0, err
     text = flat(out)
     for name in PARAM_NAMES:
@@ -249,7 +243,7 @@ def test_a_wrong_theta_derivative_is_caught_and_named(
     assert check["failing_points"]
     assert check["worst_pixels"]
 
-    code, out, err = run_cli(capsys, "gradcheck", *SMALL, "--derivative", spec)
+    code, out, err = invoke("gradcheck", *SMALL, "--derivative", spec)
     assert code == 1, err
     text = flat(out)
     assert "d kernel / d theta: fails at" in text
@@ -286,7 +280,7 @@ def test_transposed_is_not_mistaken_for_a_sign_flip(capsys: pytest.CaptureFixtur
 
 def test_user_kernel_gradcheck_uses_finite_differences(capsys: pytest.CaptureFixture[str],
                                                        user: Path) -> None:
-    code, out, err = run_cli(capsys, "gradcheck", *SMALL, "--random", "2",
+    code, out, err = invoke("gradcheck", *SMALL, "--random", "2",
                              "--kernel", f"{user}:kernel")
     assert code == 0, err
     assert "finite differences" in flat(out)
@@ -310,10 +304,10 @@ RECOVER = [*SMALL, "--steps", "40"]
 
 def test_user_kernel_recover_matches_ours(capsys: pytest.CaptureFixture[str],
                                           user: Path) -> None:
-    code, out, err = run_cli(capsys, "recover", *RECOVER, "--json")
+    code, out, err = invoke("recover", *RECOVER, "--json")
     assert code == 0, err
     ours = json.loads(out)
-    code, out, err = run_cli(capsys, "recover", *RECOVER, "--json",
+    code, out, err = invoke("recover", *RECOVER, "--json",
                              "--kernel", f"{user}:kernel")
     assert code == 0, err
     theirs = json.loads(out)
@@ -335,7 +329,7 @@ def test_user_kernel_output_says_where_derivatives_come_from(
     """Issue 6: with --kernel and no --derivative the output says where derivatives
     come from: finite differences of the kernel, or (spectral engine) the loss's
     Fourier series, which needs none."""
-    code, out, err = run_cli(capsys, *command, "--kernel", f"{user}:kernel",
+    code, out, err = invoke(*command, "--kernel", f"{user}:kernel",
                              "--engine", engine)
     assert code == 0, err
     text = flat(out)
@@ -347,10 +341,10 @@ def test_user_kernel_landscape_matches_ours(capsys: pytest.CaptureFixture[str],
                                             user: Path) -> None:
     """The user's kernel equals ours: the same stationary points, each once."""
     args = ["landscape", *SMALL, "--points", "64", "--json"]
-    code, out, err = run_cli(capsys, *args)
+    code, out, err = invoke(*args)
     assert code == 0, err
     ours = json.loads(out)
-    code, out, err = run_cli(capsys, *args, "--kernel", f"{user}:kernel")
+    code, out, err = invoke(*args, "--kernel", f"{user}:kernel")
     assert code == 0, err
     theirs = json.loads(out)
     values = sorted(p["value"] for p in theirs["stationary_points"])
@@ -369,21 +363,21 @@ def test_user_kernel_landscape_matches_ours(capsys: pytest.CaptureFixture[str],
 # -- errors in the user's code or its spec ------------------------------------------------------
 
 def test_error_kernel_module_not_found(capsys: pytest.CaptureFixture[str]) -> None:
-    assert_usage_error(*run_cli(capsys, "gradcheck", *SMALL, "--kernel",
+    assert_usage_error(*invoke("gradcheck", *SMALL, "--kernel",
                                 "nonexistent_gabordiag_module:func"), "--kernel")
 
 
 def test_error_kernel_file_not_found(capsys: pytest.CaptureFixture[str],
                                      tmp_path: Path) -> None:
     missing = tmp_path / "missing.py"
-    err = assert_usage_error(*run_cli(capsys, "gradcheck", *SMALL, "--kernel",
+    err = assert_usage_error(*invoke("gradcheck", *SMALL, "--kernel",
                                       f"{missing}:kernel"), "--kernel")
     assert "does not exist" in err
 
 
 def test_error_kernel_function_missing(capsys: pytest.CaptureFixture[str],
                                        user: Path) -> None:
-    err = assert_usage_error(*run_cli(capsys, "gradcheck", *SMALL, "--kernel",
+    err = assert_usage_error(*invoke("gradcheck", *SMALL, "--kernel",
                                       f"{user}:missing"), "--kernel")
     assert "missing" in err
 
@@ -391,7 +385,7 @@ def test_error_kernel_function_missing(capsys: pytest.CaptureFixture[str],
 @pytest.mark.parametrize("option", ["--kernel", "--derivative"])
 def test_error_wrong_shape(capsys: pytest.CaptureFixture[str], user: Path,
                            option: str) -> None:
-    err = assert_usage_error(*run_cli(capsys, "gradcheck", *SMALL, option, f"{user}:wide"),
+    err = assert_usage_error(*invoke("gradcheck", *SMALL, option, f"{user}:wide"),
                              option)
     assert "shape" in err
     assert "(11, 12)" in err
@@ -402,14 +396,14 @@ def test_error_wrong_shape(capsys: pytest.CaptureFixture[str], user: Path,
 @pytest.mark.parametrize("spec", ["foo", "file.py:", ":func", "mod:not-an-identifier"])
 def test_error_malformed_spec(capsys: pytest.CaptureFixture[str], command: str,
                               option: str, spec: str) -> None:
-    assert_usage_error(*run_cli(capsys, command, *SMALL, option, spec), option)
+    assert_usage_error(*invoke(command, *SMALL, option, spec), option)
 
 
 def test_error_user_module_that_fails_to_import(capsys: pytest.CaptureFixture[str],
                                                 tmp_path: Path) -> None:
     broken = tmp_path / "broken.py"
     broken.write_text("import numpy as np\nraise RuntimeError('import-time failure')\n")
-    err = assert_usage_error(*run_cli(capsys, "gradcheck", *SMALL, "--kernel",
+    err = assert_usage_error(*invoke("gradcheck", *SMALL, "--kernel",
                                       f"{broken}:kernel"), "--kernel")
     assert "import-time failure" in err
 
@@ -421,7 +415,7 @@ def test_error_user_function_that_raises(capsys: pytest.CaptureFixture[str], use
                                          option: str, function: str) -> None:
     """An exception in the user's function is the user's error: one line naming the
     option, exit 2 (not a traceback, and not exit 1, which means 'derivatives differ')."""
-    assert_usage_error(*run_cli(capsys, "gradcheck", *SMALL, option, f"{user}:{function}"),
+    assert_usage_error(*invoke("gradcheck", *SMALL, option, f"{user}:{function}"),
                        option)
 
 

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gabordiag.errors import GabordiagError, ImageError
-from gabordiag.images import (
+from gabordiag.core.images import (
     grating,
     load_image,
     make_image,
@@ -20,6 +19,7 @@ from gabordiag.images import (
     to_grayscale,
     white_noise,
 )
+from gabordiag.errors import GabordiagError, ImageError
 
 BT601 = np.array([0.299, 0.587, 0.114])
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import gabordiag.io
 from gabordiag.cli import main
-from gabordiag.cli.commands import recover_cmd
 from gabordiag.errors import ConfigError
 from gabordiag.io import check_output_path, write_text_atomic
 
@@ -47,10 +47,10 @@ def test_a_pipe_is_not_replaced(tmp_path: Path) -> None:
 def test_an_io_error_while_writing_is_one_line(capsys: pytest.CaptureFixture[str],
                                                tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    def full_disk(path: Path, text: str) -> None:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    def full_disk(source: str, target: str) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), target)
 
-    monkeypatch.setattr(recover_cmd, "write_text_atomic", full_disk)
+    monkeypatch.setattr(gabordiag.io.os, "replace", full_disk)
     code = main(["recover", *SMALL, "--csv", str(tmp_path / "out.csv")])
     err = capsys.readouterr().err
     assert code == 2

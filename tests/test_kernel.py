@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gabordiag.kernel import (
-    PARAM_NAMES,
-    GaborParams,
+from gabordiag.config.params import PARAM_NAMES, GaborParams
+from gabordiag.core.kernel import (
     gabor_kernel,
     gabor_kernels,
     kernel_derivatives,
+    period_label,
     theta_period,
 )
 
@@ -386,3 +386,11 @@ def test_gabor_params_roundtrip():
     assert GaborParams.from_dict(p.as_dict()) == p
     assert p.replace(lambd=7.0).lambd == 7.0
     assert p.replace(**{"lambda": 8.0}, theta=1.0) == GaborParams(1.0, 8.0, 2.0, 0.5, 0.3)
+
+
+def test_period_label_is_the_one_name_of_a_period():
+    assert period_label(theta_period(0.0)) == "pi"
+    assert period_label(theta_period(PI)) == "pi"
+    assert period_label(theta_period(0.3)) == "2pi"
+    assert period_label(None) is None
+    assert period_label(1.0) is None

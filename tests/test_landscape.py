@@ -10,26 +10,26 @@ over several images.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
-from cli_helpers import gabor
+from conftest import assert_usage_error, gabor, invoke
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import correlate2d
 
-from gabordiag.cli import main
-from gabordiag.experiment import Config, resolve_config
-from gabordiag.landscape import Landscape, compute_landscape, run_landscape
-from gabordiag.objective import DirectEngine
-from gabordiag.recover import build_problem, make_engine_for, recover
+from gabordiag.analysis.landscape import Landscape, compute_landscape
+from gabordiag.analysis.landscape import run_landscape as run_landscape_of_study
+from gabordiag.analysis.recover import RecoverResult
+from gabordiag.analysis.recover import recover as recover_study
+from gabordiag.analysis.study import Study
+from gabordiag.config import Config, resolve_config
+from gabordiag.engines.direct import DirectEngine
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-ERROR_PREFIX = "gabordiag: error:"
 SMALL = {"size": 48, "ksize": 11, "sigma": 2, "lambda": 5, "seed": 0}
 SMALL_ARGS = ["--size", "48", "--ksize", "11", "--sigma", "2", "--lambda", "5",
               "--seed", "0", "--loss", "mse"]
@@ -52,7 +52,7 @@ def direct(cfg: Config, loss: str | None = None) -> DirectEngine:
     """The plain FFT engine for the config's problem (learning theta only)."""
     if loss is not None:
         cfg = replace(cfg, loss=loss)
-    return DirectEngine(build_problem(cfg, learn=("theta",)))
+    return DirectEngine(Study(cfg).problem(learn=("theta",)))
 
 
 def column(values: np.ndarray | list[float]) -> np.ndarray:
@@ -88,32 +88,14 @@ def dense_roots(cfg: Config, n: int = 20000) -> tuple[np.ndarray, float]:
     return np.stack([grid[change], grid[change] + step], axis=1), period
 
 
-class Cli:
-    def __init__(self, code: int, out: str, err: str) -> None:
-        self.code, self.out, self.err = code, out, err
-
-    def json(self) -> dict[str, Any]:
-        assert self.out.count("\n") == 1, self.out[:300]
-        return json.loads(self.out)
+def run_landscape(cfg: Config, *args: Any, **kwargs: Any):
+    """``run_landscape`` on a fresh study of ``cfg``."""
+    return run_landscape_of_study(Study(cfg), *args, **kwargs)
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], *args: Any) -> Cli:
-    capsys.readouterr()
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return Cli(code, captured.out, captured.err)
-
-
-def assert_usage_error(result: Cli, *names: str) -> str:
-    assert result.code == 2, (result.code, result.err, result.out[:300])
-    assert result.out == ""
-    assert result.err.startswith(ERROR_PREFIX), result.err
-    assert result.err.count("\n") == 1, result.err
-    assert result.err.endswith("\n"), result.err
-    assert "Traceback" not in result.err
-    for name in names:
-        assert name in result.err, (name, result.err)
-    return result.err
+def recover(cfg: Config) -> RecoverResult:
+    """``recover`` on a fresh study of ``cfg``."""
+    return recover_study(Study(cfg))
 
 
 # -- samples: loss, gradient, curvature ------------------------------------------------
@@ -123,7 +105,7 @@ def test_loss_samples_match_an_independent_correlation(loss: str) -> None:
     cfg = small(loss=loss, psi=0.3, gamma=0.6)
     land = run_landscape(cfg, points=40).landscape
     assert land is not None
-    image = build_problem(cfg).image
+    image = Study(cfg).image
     target_out = correlate2d(image, gabor(11, cfg.target_theta, 2, 5, 0.6, 0.3), "valid")
     for i in (0, 7, 13, 21, 33):
         out = correlate2d(image, gabor(11, float(land.grid[i]), 2, 5, 0.6, 0.3), "valid")
@@ -152,10 +134,9 @@ def test_gradient_and_curvature_match_finite_differences(loss: str) -> None:
 @pytest.mark.parametrize("loss", ["mse", "rmse"])
 def test_spectral_and_direct_landscapes_agree(loss: str) -> None:
     cfg = small(loss=loss, sigma=3, ksize=15, psi=0.4)
-    engine = make_engine_for(build_problem(cfg), cfg, evaluations=1000)
-    assert engine.name == "spectral"
-    fast = compute_landscape(engine, points=180)
-    slow = compute_landscape(direct(cfg), points=180)
+    assert Study(cfg).engine(evaluations=1000).name == "spectral"
+    fast = compute_landscape(Study(cfg), points=180)
+    slow = compute_landscape(Study(replace(cfg, engine="direct")), points=180)
     np.testing.assert_array_equal(fast.grid, slow.grid)
     for name in ("loss", "grad", "curvature"):
         want, got = getattr(slow, name), getattr(fast, name)
@@ -222,7 +203,7 @@ def test_no_stationary_point_is_missed(name: str, loss: str, engine_name: str) -
     result = run_landscape(cfg)  # the default density
     land = result.landscape
     assert land is not None
-    assert result.engine.name == ("spectral" if engine_name == "auto" else "direct")
+    assert result.engine == ("spectral" if engine_name == "auto" else "direct")
     assert land.period == pytest.approx(period)
     assert_matches_dense_scan(land, brackets, period)
 
@@ -261,7 +242,7 @@ def test_no_stationary_point_is_missed(name: str, loss: str, engine_name: str) -
 def test_direct_engine_stationary_points_do_not_depend_on_the_density() -> None:
     cfg = config(**DENSE_CONFIGS["ratio-1.2-psi"], loss="mse")
     brackets, period = dense_for("ratio-1.2-psi")
-    land = compute_landscape(direct(cfg), points=16)
+    land = compute_landscape(Study(replace(cfg, engine="direct")), points=16)
     assert_matches_dense_scan(land, brackets, period)
 
 
@@ -339,7 +320,7 @@ def test_theta_without_effect_is_reported_as_such(capsys: pytest.CaptureFixture[
     assert float(np.ptp(land.loss)) <= 1e-12
     assert land.facts == {}
 
-    r = run_cli(capsys, "landscape", *SMALL_ARGS, "--gamma", "1", "--lambda", "inf",
+    r = invoke("landscape", *SMALL_ARGS, "--gamma", "1", "--lambda", "inf",
                 "--points", "32")
     assert r.code == 0, r.err
     text = " ".join(r.out.split())
@@ -350,7 +331,7 @@ def test_theta_without_effect_is_reported_as_such(capsys: pytest.CaptureFixture[
 
 
 def test_theta_without_effect_json(capsys: pytest.CaptureFixture[str]) -> None:
-    data = run_cli(capsys, "landscape", *SMALL_ARGS, "--gamma", "1", "--lambda", "inf",
+    data = invoke("landscape", *SMALL_ARGS, "--gamma", "1", "--lambda", "inf",
                    "--points", "32", "--json").json()
     assert data["has_effect"] is False
     assert data["stationary_points"] == []
@@ -515,7 +496,7 @@ def test_landscape_over_lambda() -> None:
     assert land.period_check == {}
     assert land.grid[0] == pytest.approx(0.25 * 5)
     assert land.grid[-1] == pytest.approx(20)
-    engine = DirectEngine(build_problem(cfg, learn=("lambda",)))
+    engine = DirectEngine(Study(cfg).problem(learn=("lambda",)))
     loss, grad = engine.loss_and_grad(column(land.grid))
     np.testing.assert_allclose(land.loss, loss, rtol=0, atol=1e-9 * np.ptp(loss))
     np.testing.assert_allclose(land.grad, grad[:, 0], rtol=0,
@@ -545,7 +526,7 @@ def test_two_dimensional_landscape() -> None:
     assert abs(float(land2.grid2[k]) - 5) <= (land2.grid2[1] - land2.grid2[0]) + 1e-12
     assert (float(land2.grid[i]), float(land2.grid2[k])) in [(a, b) for a, b, _ in land2.minima]
     # the grid values are the loss of the direct engine learning both parameters
-    engine = DirectEngine(build_problem(cfg, learn=("theta", "lambda")))
+    engine = DirectEngine(Study(cfg).problem(learn=("theta", "lambda")))
     for a, b in ((3, 4), (12, 20), (i, k)):
         want = engine.loss(np.array([[land2.grid[a], land2.grid2[b]]]))[0]
         assert land2.loss[a, b] == pytest.approx(want, rel=1e-9, abs=1e-12)
@@ -554,7 +535,7 @@ def test_two_dimensional_landscape() -> None:
 # -- the command -----------------------------------------------------------------------
 
 def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
-    r = run_cli(capsys, "landscape", *SMALL_ARGS, "--points", "64", "--momentum", "0.5",
+    r = invoke("landscape", *SMALL_ARGS, "--points", "64", "--momentum", "0.5",
                 "--json")
     assert r.code == 0
     assert r.err == ""
@@ -580,7 +561,7 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_cli_text_names_period_points_start_and_bounds(capsys: pytest.CaptureFixture[str]
                                                       ) -> None:
-    r = run_cli(capsys, "landscape", *SMALL_ARGS, "--points", "64", "--momentum", "0.5")
+    r = invoke("landscape", *SMALL_ARGS, "--points", "64", "--momentum", "0.5")
     assert r.code == 0
     assert r.err == ""
     text = " ".join(r.out.split())
@@ -592,7 +573,7 @@ def test_cli_text_names_period_points_start_and_bounds(capsys: pytest.CaptureFix
 def test_cli_tells_the_target_from_an_equivalent_angle(capsys: pytest.CaptureFixture[str]
                                                       ) -> None:
     # two periods, not one: pi/4 and 5pi/4 are both listed, only the first is the target
-    r = run_cli(capsys, "landscape", *SMALL_ARGS, "--range", "0,2pi", "--points", "64")
+    r = invoke("landscape", *SMALL_ARGS, "--range", "0,2pi", "--points", "64")
     assert r.code == 0, r.err
     rows = [line for line in r.out.splitlines() if "global minimum" in line]
     assert len(rows) == 2
@@ -603,7 +584,7 @@ def test_cli_tells_the_target_from_an_equivalent_angle(capsys: pytest.CaptureFix
 
 def test_cli_csv_plot_and_trajectory(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     csv, png = tmp_path / "land.csv", tmp_path / "land.png"
-    r = run_cli(capsys, "landscape", *SMALL_ARGS, "--points", "50", "--steps", "20",
+    r = invoke("landscape", *SMALL_ARGS, "--points", "50", "--steps", "20",
                 "--csv", csv, "--plot", png, "--trajectory")
     assert r.code == 0, r.err
     rows = csv.read_text().splitlines()
@@ -618,7 +599,7 @@ def test_cli_csv_plot_and_trajectory(capsys: pytest.CaptureFixture[str], tmp_pat
 
 def test_cli_param_lambda_range_and_two_dimensional(capsys: pytest.CaptureFixture[str],
                                                     tmp_path) -> None:
-    data = run_cli(capsys, "landscape", *SMALL_ARGS, "--param", "lambda", "--range", "3,9",
+    data = invoke("landscape", *SMALL_ARGS, "--param", "lambda", "--range", "3,9",
                    "--points", "40", "--json").json()
     assert data["param"] == "lambda"
     assert data["period"] is None
@@ -627,13 +608,13 @@ def test_cli_param_lambda_range_and_two_dimensional(capsys: pytest.CaptureFixtur
     assert any(p["global"] and p["value"] == pytest.approx(5, abs=1e-7)
                for p in data["stationary_points"])
 
-    data = run_cli(capsys, "landscape", *SMALL_ARGS, "--range", "-pi/4,45deg",
+    data = invoke("landscape", *SMALL_ARGS, "--range", "-pi/4,45deg",
                    "--points", "20", "--json").json()
     assert data["grid"][0] == pytest.approx(-math.pi / 4, abs=1e-15)
     assert data["grid"][-1] == pytest.approx(math.pi / 4, abs=1e-15)  # not a period
 
     png = tmp_path / "map.png"
-    data = run_cli(capsys, "landscape", *SMALL_ARGS, "--param", "theta", "--param2",
+    data = invoke("landscape", *SMALL_ARGS, "--param", "theta", "--param2",
                    "lambda", "--points", "12", "--plot", png, "--json").json()
     assert data["schema"] == "gabordiag.landscape/1"
     assert len(data["loss"]) == 12
@@ -656,7 +637,7 @@ def test_cli_param_lambda_range_and_two_dimensional(capsys: pytest.CaptureFixtur
 ])
 def test_cli_errors(capsys: pytest.CaptureFixture[str], args: list[str],
                     names: list[str]) -> None:
-    assert_usage_error(run_cli(capsys, "landscape", *SMALL_ARGS, *args), *names)
+    assert_usage_error(invoke("landscape", *SMALL_ARGS, *args), *names)
 
 
 @pytest.mark.parametrize(("momentum", "dampening", "nesterov"),

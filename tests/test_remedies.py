@@ -17,21 +17,25 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import ERROR_PREFIX, invoke
 
-from gabordiag.cli import main
-from gabordiag.engines import make_engine
-from gabordiag.experiment import Config, resolve_config
-from gabordiag.losses import Loss
-from gabordiag.objective import DirectEngine
-from gabordiag.recover import build_problem, recover
-from gabordiag.remedies import SCHEMA, RemediesResult, run_remedies
-from gabordiag.trajectory import VERDICTS, Trajectory, classify
+from gabordiag.analysis import remedies
+from gabordiag.analysis.recover import RecoverResult
+from gabordiag.analysis.recover import recover as recover_study
+from gabordiag.analysis.remedies import SCHEMA, RemediesResult
+from gabordiag.analysis.study import Study
+from gabordiag.config import Config, resolve_config
+from gabordiag.config.choices import VERDICTS
+from gabordiag.core.losses import Loss
+from gabordiag.descent.runner import Trajectory
+from gabordiag.descent.verdicts import classify
+from gabordiag.engines.choice import make_engine
+from gabordiag.engines.direct import DirectEngine
 
 CATALOGUE = {"mse", "mse-safe-lr", "rmse-eps", "lr-decay", "adam", "multi-start",
              "unit-vector", "coarse-to-fine"}
 FAILURES = ("cycling", "local-minimum", "stalled", "diverged", "not-converged")
 SUCCESS = ("converged", "converged-equivalent")
-ERROR_PREFIX = "gabordiag: error:"
 # small and fast, but the reference's symptoms: rmse at lr 3e-3 cycles, mse below the
 # bound recovers
 SMALL = {"size": "64", "ksize": "11", "sigma": "3", "lambda": "8", "steps": "150"}
@@ -43,6 +47,15 @@ def config(**values: Any) -> Config:
     return resolve_config({k.replace("_", "-"): v for k, v in values.items()})[0]
 
 
+def run_remedies(cfg: Config, starts: int = 72) -> RemediesResult:
+    """``run_remedies`` on a fresh study of ``cfg``."""
+    return remedies.run_remedies(Study(cfg), starts=starts)
+
+
+def recover(cfg: Config) -> RecoverResult:
+    return recover_study(Study(cfg))
+
+
 def period_of(cfg: Config) -> float:
     """DESIGN.md: pi-periodic when psi is a multiple of pi, else 2 pi."""
     return math.pi if abs(math.sin(cfg.psi)) < 1e-12 else 2 * math.pi
@@ -50,7 +63,7 @@ def period_of(cfg: Config) -> float:
 
 def curvature_at_target(cfg: Config, loss: Loss) -> float:
     """Central second difference of the direct engine's loss at the target."""
-    engine = DirectEngine(replace(build_problem(cfg), loss=loss))
+    engine = DirectEngine(replace(Study(cfg).problem(), loss=loss))
     h = 1e-4
     t = cfg.target_theta
     values = engine.loss(np.array([[t - h], [t], [t + h]]))
@@ -220,7 +233,7 @@ def test_coarse_to_fine_agrees_with_two_recover_runs(small: RemediesResult,
     outcome = by_id(small)["coarse-to-fine"]
     width = outcome.changes["coarse_blur_sigma"]
     assert width == pytest.approx(cfg.lambd / 4)
-    image = build_problem(cfg).image
+    image = Study(cfg).image
     fy = np.fft.fftfreq(image.shape[0])[:, None]
     fx = np.fft.fftfreq(image.shape[1])[None, :]
     blurred = np.real(np.fft.ifft2(np.fft.fft2(image) * np.exp(
@@ -239,7 +252,7 @@ def test_coarse_to_fine_agrees_with_two_recover_runs(small: RemediesResult,
 
 
 def _sgd_engine(cfg: Config) -> Any:
-    return make_engine(build_problem(cfg), "auto")
+    return make_engine(Study(cfg).problem(), "auto")
 
 
 def test_lr_decay_agrees_with_a_plain_sgd_loop(small: RemediesResult) -> None:
@@ -339,19 +352,13 @@ def test_unit_vector_does_not_remove_spurious_minima(psi: str) -> None:
 
 # -- the command ----------------------------------------------------------------------------
 
-def run_cli(capsys: pytest.CaptureFixture[str], *args: Any) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
 
 CLI_SMALL = ["--size", "48", "--ksize", "9", "--sigma", "2", "--lambda", "5",
              "--steps", "80"]
 
 
 def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(capsys, "remedies", *CLI_SMALL, "--starts", "6", "--json")
+    code, out, err = invoke("remedies", *CLI_SMALL, "--starts", "6", "--json")
     assert code == 0, err
     assert out.count("\n") == 1
     data = json.loads(out)
@@ -373,7 +380,7 @@ def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_cli_text(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(capsys, "remedies", *CLI_SMALL, "--starts", "4")
+    code, out, err = invoke("remedies", *CLI_SMALL, "--starts", "4")
     assert code == 0, err
     assert "Remedies ranked over 4 starts" in out
     for rid in CATALOGUE:
@@ -387,7 +394,7 @@ def test_cli_text(capsys: pytest.CaptureFixture[str]) -> None:
     (["--loss", "cosine"], "--loss"),
 ])
 def test_cli_errors(capsys: pytest.CaptureFixture[str], args: list[str], name: str) -> None:
-    code, out, err = run_cli(capsys, "remedies", *CLI_SMALL, *args)
+    code, out, err = invoke("remedies", *CLI_SMALL, *args)
     assert code == 2, (out, err)
     assert out == ""
     assert err.startswith(ERROR_PREFIX), err

@@ -11,8 +11,6 @@ the one-line contract. Ctrl-C is tested on a real subprocess.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 import os
@@ -21,27 +19,24 @@ import subprocess
 import sys
 import time
 import tomllib
-import traceback
 import tracemalloc
-import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import Result as Run
+from conftest import invoke
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from gabordiag.cli import main
+from gabordiag.config import load_config, parse_option, resolve_config
+from gabordiag.config.choices import VERDICTS
+from gabordiag.config.model import KEYS
 from gabordiag.errors import ConfigError
-from gabordiag.experiment import KEYS, load_config, parse_option, resolve_config
-from gabordiag.trajectory import VERDICTS
 
 PREFIX = "gabordiag: error:"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FAST = {"--steps": "5", "--size": "32", "--ksize": "5"}
-# Warnings Python does not show by default: they never reach a user's stderr.
-_HIDDEN = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
 
 PROPERTY = settings(max_examples=40, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -49,42 +44,10 @@ PROPERTY = settings(max_examples=40, deadline=None, database=None,
 
 # -- running the CLI ----------------------------------------------------------------------
 
-@dataclass
-class Run:
-    args: list[str]
-    code: int
-    out: str
-    err: str
-    warnings: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def describe(self) -> str:
-        shown = list(dict.fromkeys(self.warnings))[:4]
-        return (f"gabordiag {' '.join(self.args)}\n  exit {self.code}\n  stderr: "
-                f"{self.err[-800:]!r}\n  warnings ({len(self.warnings)}): {shown}\n"
-                f"  stdout: {self.out[:300]!r}")
-
-
 def cli(*args: object) -> Run:
-    """Run ``main(args)``, capturing stdout, stderr and the warnings a user would see.
-
-    An exception escaping ``main`` is what a user sees as a traceback: the test fails
-    with it."""
-    argv = [str(a) for a in args]
-    out, err = io.StringIO(), io.StringIO()
-    start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                code = main(argv)
-        except Exception:
-            pytest.fail(f"gabordiag {' '.join(argv)} raised (a user sees a traceback):\n"
-                        f"{traceback.format_exc()}\nstderr so far: {err.getvalue()!r}")
-    shown = [f"{w.filename}:{w.lineno}: {w.category.__name__}: {w.message}"
-             for w in caught if not issubclass(w.category, _HIDDEN)]
-    return Run(argv, code, out.getvalue(), err.getvalue(), shown,
-               time.perf_counter() - start)
+    """Run the command in-process, recording the warnings a user would see (the
+    assertions below check them)."""
+    return invoke(*args, allow_warnings=True)
 
 
 def assert_clean(run: Run) -> None:

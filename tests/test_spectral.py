@@ -8,12 +8,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import brentq
 
+from gabordiag.config.choices import BOUNDARIES, MSE_FAMILY, OPS
+from gabordiag.config.params import GaborParams
+from gabordiag.core.images import make_image
+from gabordiag.core.losses import Loss
+from gabordiag.core.problem import Problem
+from gabordiag.engines.direct import DirectEngine
+from gabordiag.engines.spectral import SpectralEngine
 from gabordiag.errors import LimitError
-from gabordiag.images import make_image
-from gabordiag.kernel import GaborParams
-from gabordiag.losses import MSE_FAMILY, Loss
-from gabordiag.objective import BOUNDARIES, OPS, DirectEngine, Problem
-from gabordiag.spectral import SpectralEngine, StationaryPoint
 
 REFERENCE = GaborParams(theta=0.785, lambd=10, sigma=4, gamma=0.5, psi=0)
 RTOL = 1e-10  # relative to the largest magnitude of each output
@@ -183,8 +185,7 @@ def circular_gap(a: np.ndarray, b: np.ndarray, period: float) -> np.ndarray:
 def test_stationary_points_match_dense_sampling(image: str, psi: float, boundary: str) -> None:
     problem = make_problem("mse", psi=psi, image=image, boundary=boundary)
     engine = SpectralEngine(problem)
-    points = engine.stationary_points()
-    found = np.array([p.theta for p in points])
+    found = engine.stationary_angles()
     expected = reference_roots(problem, engine.period)
     assert len(expected) > 0
     # none missed: every sign change of the direct slope is a stationary point ...
@@ -197,29 +198,39 @@ def test_stationary_points_match_dense_sampling(image: str, psi: float, boundary
     assert np.all((found >= 0) & (found < engine.period))
 
 
-def test_stationary_points_describe_the_landscape() -> None:
+def test_stationary_angles_alternate_between_minima_and_maxima() -> None:
     engine = SpectralEngine(make_problem("rmse", psi=0.9))
-    points = engine.stationary_points()
-    assert all(isinstance(p, StationaryPoint) for p in points)
-    target = [p for p in points if p.theta == engine.problem.target.theta]
-    assert len(target) == 1
-    assert (target[0].mse, target[0].loss, target[0].kind) == (0.0, 0.0, "minimum")
-    kinds = [p.kind for p in points]
-    assert set(kinds) <= {"minimum", "maximum"}
+    found = engine.stationary_angles()
+    target = engine.problem.target.theta % engine.period
+    assert np.count_nonzero(found == target) == 1  # the target, snapped exactly
+    mse, _, d2mse = engine.mse_derivatives(found)
+    assert mse[found == target][0] == 0.0
+    kinds = np.sign(d2mse)
+    assert np.all(kinds != 0)
     # simple stationary points of a periodic function alternate
-    assert all(a != b for a, b in zip(kinds, kinds[1:] + kinds[:1], strict=True))
-    for p in points:
-        mse, _, d2mse = engine.mse_derivatives(p.theta)
-        assert p.mse == pytest.approx(float(mse), rel=1e-12, abs=1e-300)
-        assert p.d2mse == pytest.approx(float(d2mse), rel=1e-12)
-        assert p.loss == pytest.approx(float(np.sqrt(mse)), rel=1e-12, abs=1e-300)
-        assert p.to_dict()["kind"] == p.kind
+    assert np.all(kinds != np.roll(kinds, -1))
+    assert kinds[found == target][0] > 0
+    loss = engine.loss(found[:, None])
+    np.testing.assert_allclose(loss, np.sqrt(mse), rtol=1e-12, atol=1e-300)
+
+
+def test_for_loss_reuses_the_series() -> None:
+    engine = SpectralEngine(make_problem("mse", psi=0.3))
+    rmse = engine.for_loss(Loss("rmse"))
+    fresh = SpectralEngine(make_problem("rmse", psi=0.3))
+    theta = angles(9)
+    np.testing.assert_array_equal(rmse.loss_grad_curv(theta)[1], fresh.loss_grad_curv(theta)[1])
+    assert rmse.n_modes == engine.n_modes
+    assert rmse.problem.loss.name == "rmse"
+    assert engine.problem.loss.name == "mse"  # the original is unchanged
+    with pytest.raises(ValueError, match="MSE family"):
+        engine.for_loss(Loss("l1"))
 
 
 def test_a_flat_landscape_has_no_isolated_stationary_points() -> None:
     problem = Problem(np.zeros((20, 20)), 5, REFERENCE, ("theta",), Loss("mse"))
     engine = SpectralEngine(problem)
-    assert engine.stationary_points() == ()
+    assert len(engine.stationary_angles()) == 0
     np.testing.assert_array_equal(engine.loss(angles(5)), 0.0)
 
 
@@ -245,7 +256,7 @@ def test_spectral_matches_direct_on_random_configurations(problem: Problem, seed
     assert engine.tail_ratio < 1e-13
     assert_engines_agree(DirectEngine(problem), engine, angles(8, seed), rtol=1e-9)
     slope_scale = np.max(np.abs(engine.mse_derivatives(np.linspace(0, 7, 300))[1]))
-    found = np.array([point.theta for point in engine.stationary_points()])
+    found = engine.stationary_angles()
     assert np.all(np.abs(engine.mse_derivatives(found)[1]) <= 1e-9 * slope_scale)
     # none missed: every sign change of the exact quadratic-form slope is found
     grid = np.linspace(0, engine.period, 401)

@@ -14,14 +14,15 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from cli_helpers import gabor as kernel
+from conftest import gabor as kernel
 from scipy.optimize import brentq
 
-from gabordiag.experiment import resolve_config
-from gabordiag.objective import DirectEngine
-from gabordiag.optim import OptimizerSettings
-from gabordiag.recover import build_problem
-from gabordiag.trajectory import VERDICTS, Trajectory, Verdict, classify, run_descent
+from gabordiag.analysis.study import Study
+from gabordiag.config import OptimizerSettings, resolve_config
+from gabordiag.config.choices import VERDICTS
+from gabordiag.descent.runner import Trajectory, run_descent, run_descents
+from gabordiag.descent.verdicts import Verdict, classify, judge, steps_to_settle
+from gabordiag.engines.direct import DirectEngine
 
 SMALL = {"size": 48, "ksize": 9, "sigma": 2, "lambda": 5, "gamma": 0.5, "loss": "mse"}
 TARGET = math.pi / 4  # the default target theta
@@ -30,7 +31,7 @@ TARGET = math.pi / 4  # the default target theta
 def make_engine(**changes):
     config, _ = resolve_config({**SMALL, **changes})
     assert config.target_theta == pytest.approx(TARGET)
-    return DirectEngine(build_problem(config))
+    return DirectEngine(Study(config).problem())
 
 
 @pytest.fixture(scope="module")
@@ -424,3 +425,44 @@ def test_classify_does_not_change_the_trajectory(rmse):
     classify(t, rmse)
     np.testing.assert_array_equal(t.params, before.params)
     np.testing.assert_array_equal(t.loss, before.loss)
+
+
+# -- the batch judge is the single-run judge -----------------------------------------------
+
+@pytest.mark.parametrize(("changes", "lr"), [
+    ({"loss": "mse"}, 3e-3),             # converges or cycles, depending on the start
+    ({"loss": "rmse"}, 3e-3),            # cycles around the kink
+    ({"loss": "mse", "lambda": 3}, 1e-3),  # spurious minima: local-minimum outcomes
+    ({"loss": "mse"}, 1e-7),             # still crawling when the steps run out
+    ({"loss": "mse"}, 10.0),             # thrown far away
+])
+def test_batch_judge_agrees_with_classify_run_by_run(changes, lr):
+    config, _ = resolve_config({**SMALL, **changes})
+    engine = Study(config).engine()
+    starts = TARGET - math.pi / 2 + math.pi * (np.arange(40) + 0.25) / 40
+    descents = run_descents(engine, sgd(lr), starts[:, None], 120)
+    verdict = judge(descents, engine)
+    one_by_one = [classify(descents.run(b), engine).kind for b in range(descents.n_runs)]
+    assert verdict.kinds == one_by_one
+    assert len(verdict.kinds) == 40
+
+
+def test_batch_judge_sees_several_kinds_in_one_batch():
+    config, _ = resolve_config({**SMALL, "loss": "mse", "lambda": 3})
+    engine = Study(config).engine()
+    starts = TARGET - math.pi / 2 + math.pi * (np.arange(60) + 0.5) / 60
+    descents = run_descents(engine, sgd(3e-3), starts[:, None], 400)
+    kinds = judge(descents, engine).kinds
+    assert {"converged", "local-minimum", "not-converged"} <= set(kinds), kinds
+    assert kinds == [classify(descents.run(b), engine).kind for b in range(60)]
+
+
+def test_steps_to_settle_batch_is_run_by_run():
+    rng = np.random.default_rng(3)
+    values = np.cumsum(rng.normal(size=(50, 7)) * np.exp(-np.arange(50))[:, None], axis=0)
+    batch = steps_to_settle(values, tol=1e-3)
+    for b in range(7):
+        column = values[:, b]
+        far = np.flatnonzero(np.abs(column - column[-1]) >= 1e-3)
+        assert batch[b] == (far[-1] + 1 if len(far) else 0)
+        assert steps_to_settle(column, tol=1e-3) == batch[b]

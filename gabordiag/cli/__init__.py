@@ -5,7 +5,6 @@ an output file that cannot be written), 130 interrupted (Ctrl-C).
 """
 
 import sys
-from typing import Annotated, Optional
 
 import typer
 
@@ -14,44 +13,17 @@ try:  # typer >= 0.2x vendors click
 except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
-from .. import __version__
 from ..errors import GabordiagError
+from .app import app
 from .render import print_error
+
+__all__ = ["app", "main", "run"]
 
 # click >= 8.2 raises this after printing the help of a group called without a command
 _NO_ARGS_IS_HELP = getattr(click_exceptions, "NoArgsIsHelpError", ())
 
-app = typer.Typer(
-    name="gabordiag",
-    help="Diagnose gradient descent on the parameters of a Gabor-constrained "
-    "convolution kernel: reproduce a run, look at the loss landscape, find the fix.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"gabordiag {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[Optional[bool], typer.Option(
-        "--version", callback=_version, is_eager=True,
-        help="Show the version and exit.")] = None,
-) -> None:
-    """Diagnose gradient descent on Gabor kernel parameters."""
-
-
-def _register() -> None:
-    # Each command lives in its own module; importing it registers it on `app`.
-    from . import commands  # noqa: F401
-
-
-_register()
+# Each command lives in its own module; importing it registers it on `app`.
+from . import commands  # noqa: E402, F401
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,10 +43,6 @@ def main(argv: list[str] | None = None) -> int:
     except GabordiagError as exc:
         print_error(str(exc))
         return exc.exit_code
-    except OSError as exc:  # a full disk or a vanished directory while writing output
-        where = f"{exc.filename}: " if exc.filename else ""
-        print_error(f"cannot write output: {where}{exc.strerror or exc}")
-        return 2
     except click_exceptions.ClickException as exc:
         print_error(exc.format_message())
         return exc.exit_code

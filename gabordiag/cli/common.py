@@ -1,13 +1,29 @@
-"""Helpers shared by the command modules."""
+"""Helpers shared by the command modules: the study of the options, output paths,
+progress bars."""
+
+from __future__ import annotations
 
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
-from typing import Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
 
 from .render import err_console
 
-__all__ = ["progress_bar"]
+if TYPE_CHECKING:
+    from ..analysis.study import Study
+
+__all__ = ["progress_bar", "study_of"]
+
+
+def study_of(experiment: dict[str, Any], config_path: Optional[Path]) -> Study:
+    """The study of the experiment options (and ``--config`` file)."""
+    from ..analysis.study import Study
+    from ..config.resolve import resolve_config
+
+    config, _ = resolve_config(experiment, config_path)
+    return Study(config)
 
 
 @contextlib.contextmanager

@@ -1,8 +1,8 @@
 """Experiment options shared by every command that runs the experiment.
 
-Values are taken as text and parsed by :mod:`gabordiag.experiment`, so the command line
-and config files accept the same forms (``-pi/4``, ``45deg``) and give the same
-one-line errors.
+Values are taken as text and parsed by :mod:`gabordiag.config`, so the command line and
+config files accept the same forms (``-pi/4``, ``45deg``) and give the same one-line
+errors. Nothing here imports numpy: ``--help`` stays fast.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+
+from ..config.model import field_name
 
 __all__ = ["EXPERIMENT_OPTIONS", "csv_option", "json_flag", "plot_option",
            "with_experiment_options"]
@@ -131,10 +133,6 @@ EXPERIMENT_OPTIONS: dict[str, Any] = {
 }
 
 
-def _param_name(key: str) -> str:
-    return "lambd" if key == "lambda" else key.replace("-", "_")
-
-
 def _as_list(annotation: Any, help_suffix: str) -> Any:
     """The same option, accepting several values (``--lr 1e-4 --lr 1e-3``)."""
     info = copy.copy(annotation.__metadata__[0])
@@ -158,13 +156,13 @@ def with_experiment_options(func: Callable[..., Any] | None = None, *,
            if name not in ("experiment", "config_path", "several")]
     annotations = {key: (_as_list(a, "Repeat to compare several.") if key in multi else a)
                    for key, a in EXPERIMENT_OPTIONS.items()}
-    extra = [inspect.Parameter(_param_name(key), inspect.Parameter.KEYWORD_ONLY,
+    extra = [inspect.Parameter(field_name(key), inspect.Parameter.KEYWORD_ONLY,
                                default=None, annotation=annotation)
              for key, annotation in annotations.items()]
 
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> Any:
-        values = {key: kwargs.pop(_param_name(key)) for key in EXPERIMENT_OPTIONS}
+        values = {key: kwargs.pop(field_name(key)) for key in EXPERIMENT_OPTIONS}
         config_path = values.pop("config")
         if values.get("learn") is not None:
             values["learn"] = ",".join(values["learn"])

@@ -5,8 +5,7 @@ from typing import Any, Optional
 
 import typer
 
-from ...experiment import config_to_toml, resolve_config
-from .. import app
+from ..app import app
 from ..options import with_experiment_options
 
 config_app = typer.Typer(help="Inspect experiment configurations.", no_args_is_help=True)
@@ -20,5 +19,8 @@ def show(experiment: dict[str, Any], config_path: Optional[Path]) -> None:
 
     Save it and pass it back with --config to reproduce a run exactly.
     """
+    from ...config.files import config_to_toml
+    from ...config.resolve import resolve_config
+
     config, _ = resolve_config(experiment, config_path)
     typer.echo(config_to_toml(config), nl=False)

@@ -1,0 +1,196 @@
+"""Where recovery works: descents from a grid of starting angles, for several learning
+rates, optimizers and losses, each judged like a single ``recover`` run
+(``gabordiag basins``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..config.choices import RECOVERED, VERDICTS
+from ..config.model import Config
+from ..descent.runner import Descents, run_descents
+from ..descent.verdicts import judge, steps_to_settle
+from ..engines.base import Engine
+from ..errors import ConfigError, LimitError
+from .landscape import Landscape, theta_landscape
+from .study import Study
+
+__all__ = ["MAX_RUN_STEPS", "SCHEMA", "BasinCase", "BasinsResult", "Outcomes", "judge_runs",
+           "run_basins", "start_grid"]
+
+SCHEMA = "gabordiag.basins/1"
+MAX_RUN_STEPS = 50_000_000  # starts x cases x steps
+MAX_STARTS = 100_000
+Array = NDArray[np.float64]
+
+
+@dataclass
+class Outcomes:
+    """What every run of a batch did: verdict kinds and, for the runs that recovered,
+    the steps they took to settle (``None`` for the others)."""
+
+    kinds: list[str]
+    steps_to_converge: list[int | None]
+
+    @property
+    def fractions(self) -> dict[str, float]:
+        """Share of runs per verdict kind."""
+        n = len(self.kinds)
+        return {kind: self.kinds.count(kind) / n for kind in VERDICTS}
+
+    @property
+    def success_rate(self) -> float:
+        """Share of runs that recovered the target's kernel."""
+        f = self.fractions
+        return sum(f[kind] for kind in RECOVERED)
+
+    @property
+    def median_steps(self) -> float | None:
+        """Median steps to converge over the runs that converged (a start already at
+        the target does not count)."""
+        steps = [s for s in self.steps_to_converge if s]
+        return float(np.median(steps)) if steps else None
+
+
+def judge_runs(descents: Descents, engine: Engine) -> Outcomes:
+    """The verdict of every run of a batch, judged at once, and the steps to settle of
+    those that recovered."""
+    kinds = judge(descents, engine).kinds
+    settle = steps_to_settle(descents.params[:, :, 0])
+    steps = [int(s) if kind in RECOVERED else None for kind, s in zip(kinds, settle)]
+    return Outcomes(kinds, steps)
+
+
+@dataclass
+class BasinCase:
+    """The outcome of every start for one (loss, optimizer, lr)."""
+
+    loss: str
+    optimizer: str
+    lr: float
+    outcomes: Outcomes
+    final: list[float | None]
+
+    @property
+    def kinds(self) -> list[str]:
+        """The verdict kind of each start."""
+        return self.outcomes.kinds
+
+    @property
+    def steps_to_converge(self) -> list[int | None]:
+        """Steps to settle of each start that recovered (``None`` for the others)."""
+        return self.outcomes.steps_to_converge
+
+    def summary(self) -> dict[str, Any]:
+        """Fraction of starts per verdict, success rate and median steps to converge."""
+        o = self.outcomes
+        return {"fractions": o.fractions, "success_rate": o.success_rate,
+                "median_steps_to_converge": o.median_steps}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, JSON-ready."""
+        return {"loss": self.loss, "optimizer": self.optimizer, "lr": self.lr,
+                "outcomes": self.kinds, "final_theta": self.final,
+                "steps_to_converge": self.steps_to_converge,
+                "summary": self.summary()}
+
+
+@dataclass
+class BasinsResult:
+    """Starts (theta0 values) and the cases run from them."""
+
+    config: Config
+    starts: Array
+    cases: list[BasinCase] = field(default_factory=list)
+    engines: dict[str, str] = field(default_factory=dict)
+    landscape: Landscape | None = None  # the loss over theta, for the figure
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, JSON-ready (``schema`` gabordiag.basins/1)."""
+        return {"schema": SCHEMA, "config": self.config.to_dict(),
+                "starts": [float(s) for s in self.starts], "engines": self.engines,
+                "cases": [case.to_dict() for case in self.cases]}
+
+
+def start_grid(study: Study, n: int) -> Array:
+    """``n`` starting angles evenly over one full period centred on the target."""
+    period = study.period or 2 * math.pi
+    return study.config.target_theta - period / 2 + period * np.arange(n) / n
+
+
+def check_sweep(study: Study, starts: int, cases: int, command: str = "basins") -> None:
+    """Refuse, before any work, a sweep this tool should not start."""
+    config = study.config
+    if config.learn != ("theta",):
+        raise ConfigError(f"--learn: {command} sweeps starting angles and needs --learn theta")
+    if not 1 <= starts <= MAX_STARTS:
+        raise LimitError(f"--starts: {starts} is outside 1..{MAX_STARTS}")
+    if starts * cases * config.steps > MAX_RUN_STEPS:
+        raise LimitError(f"--starts/--steps: {starts} starts x {cases} cases x "
+                         f"{config.steps} steps exceeds {MAX_RUN_STEPS:,} descent steps; "
+                         "use fewer starts, steps or cases")
+
+
+def run_basins(study: Study, starts: int = 360, lrs: list[float] | None = None,
+               optimizers: list[str] | None = None, losses: list[str] | None = None,
+               progress: Callable[[int], None] | None = None,
+               with_landscape: bool = False) -> BasinsResult:
+    """Descents from ``starts`` angles for every (loss, optimizer, lr) combination.
+
+    Parameters
+    ----------
+    study : Study
+        The experiment; ``learn`` must be ``("theta",)``.
+    starts : int
+        Starting angles, evenly over one period.
+    lrs, optimizers, losses : list, optional
+        Values to compare; each defaults to the config's.
+    progress : callable, optional
+        Called with the number of optimizer steps done so far (over all cases).
+    with_landscape : bool
+        Add the loss over theta (for the figure that lines the basins up with it).
+
+    Examples
+    --------
+    >>> from gabordiag.config import resolve_config
+    >>> cfg, _ = resolve_config({"loss": "mse", "lr": "3e-4", "steps": "200"})
+    >>> result = run_basins(Study(cfg), starts=12)
+    >>> result.cases[0].summary()["success_rate"]
+    1.0
+    """
+    config = study.config
+    lrs = lrs or [config.lr]
+    optimizers = optimizers or [config.optimizer]
+    losses = losses or [config.loss]
+    check_sweep(study, starts, len(lrs) * len(optimizers) * len(losses))
+    grid = start_grid(study, starts)
+    result = BasinsResult(config=config, starts=grid)
+    done = 0
+    for loss in losses:
+        study.require_effect()  # a sweep over angles that do nothing would "recover" 100%
+        engine = study.engine(loss=loss, evaluations=starts * config.steps)
+        result.engines[loss] = engine.name
+        for optimizer in optimizers:
+            for lr in lrs:
+                settings = replace(config.optimizer_settings, name=optimizer, lr=lr)
+
+                def advance(step: int, offset: int = done) -> None:
+                    if progress is not None:
+                        progress(offset + step)
+
+                descents = run_descents(engine, settings, grid[:, None], config.steps,
+                                        progress=advance)
+                final = [float(v) if math.isfinite(v) else None
+                         for v in descents.final()[:, 0]]
+                result.cases.append(BasinCase(loss, optimizer, lr,
+                                              judge_runs(descents, engine), final))
+                done += config.steps
+    if with_landscape:
+        result.landscape = theta_landscape(study)
+    return result

@@ -1,0 +1,265 @@
+"""Analytic derivatives against central finite differences, like
+``torch.autograd.gradcheck``: the kernel w.r.t. every parameter, and the loss w.r.t.
+every learned parameter, at chosen and random points.
+
+A mismatch of a user's derivative is localised: the worst pixels and angles, and a
+sign flip, a constant factor, a transposed or rotated kernel, or a shifted centre is
+recognised and named.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..config.choices import MSE_FAMILY, PARAM_NAMES
+from ..config.model import Config
+from ..core.problem import Problem
+from ..engines.direct import DirectEngine
+from .study import Study
+
+__all__ = ["SCHEMA", "DerivativeCheck", "GradcheckResult", "diagnose_mismatch",
+           "mismatch_explanations", "run_gradcheck"]
+
+SCHEMA = "gabordiag.gradcheck/1"
+Array = NDArray[np.float64]
+NON_SMOOTH = ("rmse", "l1", "huber")
+
+
+@dataclass
+class DerivativeCheck:
+    """One derivative (of the kernel or of the loss) over all points."""
+
+    what: str                 # "kernel" or "loss"
+    param: str
+    max_abs_error: float
+    max_rel_error: float
+    passed: bool
+    failing_points: list[dict[str, float]] = field(default_factory=list)
+    worst_pixels: list[list[int]] = field(default_factory=list)
+    diagnosis: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, JSON-ready."""
+        return {"what": self.what, "param": self.param,
+                "max_abs_error": self.max_abs_error, "max_rel_error": self.max_rel_error,
+                "passed": self.passed, "failing_points": self.failing_points,
+                "worst_pixels": self.worst_pixels, "diagnosis": self.diagnosis}
+
+
+@dataclass
+class GradcheckResult:
+    """Every check, the tolerances and the points used."""
+
+    config: Config
+    checks: list[DerivativeCheck]
+    points: list[dict[str, float]]
+    eps: float
+    atol: float
+    rtol: float
+    derivative_source: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """True when every derivative is within the tolerances."""
+        return all(c.passed for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, JSON-ready (``schema`` gabordiag.gradcheck/1)."""
+        return {"schema": SCHEMA, "config": self.config.to_dict(), "passed": self.passed,
+                "eps": self.eps, "atol": self.atol, "rtol": self.rtol,
+                "derivative_source": self.derivative_source, "points": self.points,
+                "notes": self.notes, "checks": [c.to_dict() for c in self.checks]}
+
+
+def _points(study: Study, n_random: int, seed: int) -> list[dict[str, float]]:
+    """The start, the target (moved off it where the loss has a kink) and random points
+    (theta over the period, the other parameters within 30% of the target's)."""
+    config = study.config
+    target = config.target.as_dict()
+    start = config.start.as_dict()
+    points = [start, target]
+    if config.loss in NON_SMOOTH:
+        points[1] = {**target, "theta": target["theta"] + 0.05}
+    rng = np.random.default_rng(seed)
+    period = study.period or 2 * math.pi
+    for _ in range(n_random):
+        point = {name: float(value * rng.uniform(0.7, 1.3)) if math.isfinite(value)
+                 and name in ("lambda", "sigma", "gamma") else value
+                 for name, value in target.items()}
+        point["theta"] = float(target["theta"] + rng.uniform(-period / 2, period / 2))
+        point["psi"] = float(target["psi"] + rng.uniform(-0.5, 0.5))
+        points.append(point)
+    return points
+
+
+def _central_kernel(problem: Problem, point: dict[str, float], name: str, eps: float
+                    ) -> Array:
+    plus, _ = problem.kernels({**point, name: point[name] + eps})
+    minus, _ = problem.kernels({**point, name: point[name] - eps})
+    return np.asarray((plus - minus) / (2 * eps))
+
+
+def mismatch_explanations(analytic: Array, reference: Array, tol: float = 1e-3
+                          ) -> list[str]:
+    """Every recognisable distortion that turns ``reference`` into ``analytic``: a sign
+    flip, a constant factor, a transposed, mirrored or rotated kernel, a shifted
+    centre. At symmetric angles several can hold at once."""
+    norm = float(np.linalg.norm(reference))
+    if norm == 0:
+        return []
+
+    def close(a: Array, b: Array, scale: float = 1.0) -> bool:
+        return float(np.linalg.norm(a - b)) <= scale * tol * norm
+
+    found = []
+    if close(analytic, -reference):
+        found.append("sign flip: the derivative has the opposite sign")
+    factor = float(np.vdot(analytic, reference) / norm**2)
+    if abs(factor - 1) > tol and abs(factor + 1) > tol and close(analytic, factor * reference):
+        named = {2.0: "2", 0.5: "1/2", math.pi / 180: "pi/180 (degrees vs radians)",
+                 180 / math.pi: "180/pi (degrees vs radians)"}
+        label = next((text for value, text in named.items()
+                      if abs(factor - value) < 1e-3 * abs(value)), f"{factor:.6g}")
+        found.append(f"factor error: the derivative is {label} times the right one")
+    for label, distorted in (("transposed (rows and columns swapped, x and y exchanged)",
+                              reference.T),
+                             ("rotated by 180 degrees (flipped kernel, convolve vs correlate)",
+                              reference[::-1, ::-1]),
+                             ("mirrored left-right (x pointing the other way)",
+                              reference[:, ::-1]),
+                             ("mirrored up-down (y pointing up instead of down)",
+                              reference[::-1, :])):
+        if close(analytic, distorted) and not close(distorted, reference):
+            found.append(f"layout error: the derivative is {label}")
+    k = reference.shape[0]
+    inner = slice(2, k - 2)
+    for dy in range(-2, 3):
+        for dx in range(-2, 3):
+            if (dy, dx) == (0, 0):
+                continue
+            shifted = np.roll(reference, (dy, dx), axis=(0, 1))
+            if close(analytic[inner, inner], shifted[inner, inner], 10.0):
+                found.append(f"wrong centre: the derivative is the right one shifted by "
+                             f"{dy} row(s) and {dx} column(s) (c = ksize // 2?)")
+    return found
+
+
+def diagnose_mismatch(analytic: Array, reference: Array, tol: float = 1e-3) -> str | None:
+    """The first recognisable distortion (see :func:`mismatch_explanations`), or
+    ``None`` when it is none of them."""
+    found = mismatch_explanations(analytic, reference, tol)
+    return found[0] if found else None
+
+
+def run_gradcheck(study: Study, n_random: int = 5, seed: int = 0, eps: float = 1e-6,
+                  atol: float = 1e-5, rtol: float = 1e-3) -> GradcheckResult:
+    """Check the kernel's and the loss's derivatives against central differences.
+
+    Parameters
+    ----------
+    study : Study
+        The experiment; its ``kernel`` and ``derivative`` select the user's code.
+    n_random : int
+        Random points besides the start and the target.
+    seed : int
+        Seed of the random points.
+    eps, atol, rtol : float
+        Finite-difference step and tolerances: ``|analytic - numeric| <= atol + rtol *
+        |numeric|`` elementwise, as ``torch.autograd.gradcheck``.
+
+    Examples
+    --------
+    >>> from gabordiag.config import resolve_config
+    >>> cfg, _ = resolve_config({"size": "32", "ksize": "9", "loss": "mse"})
+    >>> run_gradcheck(Study(cfg), n_random=2).passed
+    True
+    """
+    config = study.config
+    problem = study.problem()
+    source = ("your --derivative" if config.derivative else
+              "finite differences of your --kernel" if config.kernel else "analytic")
+    notes = []
+    if config.kernel and not config.derivative:
+        notes.append("your kernel has no --derivative: its derivatives are finite "
+                     "differences, so the kernel check compares differences with differences")
+    if config.loss in NON_SMOOTH:
+        notes.append(f"{config.loss} is not differentiable where the residual vanishes: "
+                     "the target point is moved 0.05 rad off it")
+    points = _points(study, n_random, seed)
+    checks = [_kernel_check(problem, points, name, eps, atol, rtol) for name in PARAM_NAMES]
+    loss_problem = replace(problem, learn=tuple(PARAM_NAMES))
+    engine = DirectEngine(loss_problem)
+    checks += [_loss_check(engine, points, name, eps, atol, rtol) for name in config.learn]
+    if config.loss not in MSE_FAMILY and config.loss != "mse":
+        notes.append("loss gradients use the direct engine")
+    return GradcheckResult(config=config, checks=checks, points=points, eps=eps,
+                           atol=atol, rtol=rtol, derivative_source=source, notes=notes)
+
+
+def _kernel_check(problem: Problem, points: list[dict[str, float]], name: str, eps: float,
+                  atol: float, rtol: float) -> DerivativeCheck:
+    max_abs, max_rel, failing = 0.0, 0.0, []
+    worst: tuple[float, Array, Array] | None = None
+    diagnoses: list[list[str]] = []
+    for point in points:
+        _, derivatives = problem.kernels(point, (name,))
+        analytic = np.asarray(derivatives[name])
+        numeric = _central_kernel(problem, point, name, eps)
+        error = np.abs(analytic - numeric)
+        scale = float(np.abs(numeric).max())
+        max_abs = max(max_abs, float(error.max()))
+        max_rel = max(max_rel, float(error.max()) / scale if scale > 0 else float(error.max()))
+        if np.any(error > atol + rtol * np.abs(numeric)):
+            failing.append({k: float(v) for k, v in point.items()})
+            diagnoses.append(mismatch_explanations(analytic, numeric))
+            if worst is None or float(error.max()) > worst[0]:
+                worst = (float(error.max()), analytic, numeric)
+    check = DerivativeCheck("kernel", name, max_abs, max_rel, not failing, failing)
+    if worst is not None:
+        _, analytic, numeric = worst
+        error = np.abs(analytic - numeric)
+        order = np.argsort(error, axis=None)[::-1][:5]
+        check.worst_pixels = [[int(r), int(c)] for r, c in
+                              zip(*np.unravel_index(order, error.shape))]
+        check.diagnosis = _consistent(diagnoses)
+    return check
+
+
+def _consistent(explanations: list[list[str]]) -> str | None:
+    """The explanation that holds at every failing point (at symmetric angles several
+    fit: a transposed theta derivative equals minus the right one at theta = pi/4, so a
+    point that tells them apart decides)."""
+    if not explanations or not all(explanations):
+        return None
+    common = [e for e in explanations[0] if all(e in other for other in explanations[1:])]
+    if common:
+        return common[0]
+    return "no single explanation fits every failing point"
+def _loss_check(engine: DirectEngine, points: list[dict[str, float]], name: str, eps: float,
+                atol: float, rtol: float) -> DerivativeCheck:
+    j = PARAM_NAMES.index(name)
+    max_abs, failing, scale = 0.0, [], 0.0
+    for point in points:
+        x = np.array([point[n] for n in PARAM_NAMES])
+        _, grad = engine.loss_and_grad(x[None, :])
+        plus, minus = x.copy(), x.copy()
+        plus[j] += eps
+        minus[j] -= eps
+        values = engine.loss(np.stack([plus, minus]))
+        numeric = float((values[0] - values[1]) / (2 * eps))
+        analytic = float(grad[0, j])
+        error = abs(analytic - numeric)
+        max_abs = max(max_abs, error)
+        scale = max(scale, abs(numeric))
+        if error > atol + rtol * abs(numeric):
+            failing.append({k: float(v) for k, v in point.items()})
+    # relative to the gradient's largest magnitude over the points: near a minimum the
+    # gradient itself vanishes and a pointwise ratio says nothing
+    max_rel = max_abs / scale if scale > 0 else max_abs
+    return DerivativeCheck("loss", name, max_abs, max_rel, not failing, failing)

@@ -1,0 +1,60 @@
+"""The kernels a run uses (``gabordiag kernel``): target, start and the derivative of
+the start kernel with respect to each learned parameter, from the study's kernel model
+(the built-in Gabor kernel or the user's ``--kernel``/``--derivative``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..config.model import Config
+from .study import Study
+
+__all__ = ["SCHEMA", "KernelsResult", "run_kernels"]
+
+SCHEMA = "gabordiag.kernel/1"
+Array = NDArray[np.float64]
+
+
+@dataclass
+class KernelsResult:
+    """Kernels by name: ``target``, ``start``, ``d/dtheta`` ... and whose they are."""
+
+    config: Config
+    kernels: dict[str, Array]
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values, JSON-ready (``schema`` gabordiag.kernel/1)."""
+        return {"schema": SCHEMA, "config": self.config.to_dict(), "source": self.source,
+                "kernels": {name: k.tolist() for name, k in self.kernels.items()}}
+
+
+def run_kernels(study: Study) -> KernelsResult:
+    """Target, start and d start / d p for each learned p (name -> kernel).
+
+    Examples
+    --------
+    >>> from gabordiag.config import resolve_config
+    >>> result = run_kernels(Study(resolve_config({"ksize": "9"})[0]))
+    >>> list(result.kernels), result.kernels["target"].shape
+    (['target', 'start', 'd/dtheta'], (9, 9))
+    """
+    config = study.config
+    problem = study.problem()
+    target, _ = problem.kernels(config.target.as_dict(), ())
+    start, derivatives = problem.kernels(config.start.as_dict(), config.learn)
+    kernels = {"target": np.asarray(target), "start": np.asarray(start)}
+    kernels.update({f"d/d{name}": np.asarray(derivatives[name]) for name in config.learn})
+    source = ("the built-in Gabor kernel" if config.kernel is None
+              else f"your kernel {config.kernel}")
+    if config.derivative is not None:
+        source += f", your derivative {config.derivative}"
+    elif config.kernel is not None:
+        source += ", derivatives by central finite differences"
+    else:
+        source += ", analytic derivatives"
+    return KernelsResult(config, kernels, source)

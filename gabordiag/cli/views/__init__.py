@@ -1,0 +1,1 @@
+"""Rich renderings of the analysis results, one module per command."""

@@ -1,0 +1,54 @@
+"""Resolving an experiment: the defaults, then a TOML file, then overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from .files import ConfigSource, load_config
+from .model import PARSERS, Config, canonical_key, parse_option, resolve_values
+
+__all__ = ["resolve_config"]
+
+
+def resolve_config(overrides: Mapping[str, Any] | None = None,
+                   config_path: Path | None = None,
+                   base: Config | None = None) -> tuple[Config, ConfigSource]:
+    """Defaults, then the TOML file, then overrides (``None`` = not given).
+
+    Parameters
+    ----------
+    overrides : mapping
+        Config key (``target-theta`` or ``target_theta``) -> raw value; strings from the
+        command line are parsed here.
+    config_path : Path, optional
+        A TOML experiment file.
+    base : Config, optional
+        Starting values instead of the defaults.
+
+    Returns
+    -------
+    config : Config
+    source : ConfigSource
+        The file and its extra tables (``[expect]``).
+
+    Examples
+    --------
+    >>> cfg, _ = resolve_config({"theta0": "-pi/4", "loss": "mse"})
+    >>> round(cfg.theta0, 4), cfg.loss
+    (-0.7854, 'mse')
+    """
+    values: dict[str, Any] = {}
+    source = ConfigSource()
+    if config_path is not None:
+        values, source = load_config(config_path)
+    for raw_key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        key = canonical_key(raw_key)
+        if key not in PARSERS:
+            raise ConfigError(f"unknown option --{raw_key}")
+        values[key] = parse_option(key, value)
+    return resolve_values(values, base), source

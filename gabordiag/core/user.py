@@ -1,0 +1,168 @@
+"""User-supplied kernels and derivatives (``--kernel``, ``--derivative``).
+
+A user kernel has the signature of :func:`gabordiag.gabor_kernel`::
+
+    def kernel(ksize, *, sigma, theta, lambd, gamma, psi) -> ndarray  # (ksize, ksize)
+
+and a user derivative returns d kernel / d ``param`` with the same arguments plus
+``param`` (one of theta, lambda, sigma, gamma, psi)::
+
+    def derivative(ksize, *, sigma, theta, lambd, gamma, psi, param) -> ndarray
+
+Both are named ``module:function`` (a module importable from the current directory)
+or ``path/to/file.py:function``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ..config.choices import PARAM_NAMES
+from ..errors import ConfigError
+from .kernel import kernel_derivatives
+
+__all__ = ["KernelModel", "UserKernel", "load_callable"]
+
+Array = NDArray[np.float64]
+# finite-difference steps: first derivatives (central), second derivatives (central)
+FD_STEP = 1e-6
+FD_STEP2 = 1e-4
+
+
+def load_callable(spec: str, option: str) -> Callable[..., Any]:
+    """Import ``module:function`` or ``file.py:function``; errors name the option."""
+    module_name, sep, attr = spec.rpartition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError(f"{option}: invalid value {spec!r}; expected module:function or "
+                          "path/to/file.py:function")
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name)
+            if not path.is_file():
+                raise ConfigError(f"{option}: file {path} does not exist")
+            name = f"_gabordiag_user_{abs(hash(str(path.resolve())))}"
+            spec_obj = importlib.util.spec_from_file_location(name, path)
+            if spec_obj is None or spec_obj.loader is None:
+                raise ConfigError(f"{option}: cannot load {path}")
+            module = importlib.util.module_from_spec(spec_obj)
+            spec_obj.loader.exec_module(module)
+        else:
+            if "" not in sys.path and "." not in sys.path:
+                sys.path.insert(0, "")
+            module = importlib.import_module(module_name)
+    except ConfigError:
+        raise
+    except Exception as exc:  # the user's module failed to import: say so in one line
+        raise ConfigError(f"{option}: cannot import {module_name!r}: "
+                          f"{type(exc).__name__}: {exc}") from None
+    function = getattr(module, attr, None)
+    if not callable(function):
+        raise ConfigError(f"{option}: {module_name!r} has no function {attr!r}")
+    return function  # type: ignore[no-any-return]
+
+
+class KernelModel:
+    """The built-in Gabor kernel with analytic derivatives."""
+
+    name = "gabor"
+    analytic = True
+
+    def derivatives(self, ksize: int, params: Mapping[str, ArrayLike],
+                    names: tuple[str, ...] | list[str], order: int = 1
+                    ) -> tuple[Array, dict[str, Array]]:
+        """Kernels ``(B, k, k)`` and derivatives for broadcast parameter arrays."""
+        return kernel_derivatives(ksize, params, names, order)
+
+
+@dataclass
+class UserKernel(KernelModel):
+    """A user's kernel; derivatives from the user's callable or finite differences."""
+
+    kernel_fn: Callable[..., Any]
+    derivative_fn: Callable[..., Any] | None = None
+    name: str = "user"  # type: ignore[misc]
+
+    @property
+    def analytic(self) -> bool:  # type: ignore[override]
+        """Whether first derivatives come from the user's derivative callable."""
+        return self.derivative_fn is not None
+
+    def kernel(self, ksize: int, p: Mapping[str, float]) -> Array:
+        """One kernel, checked for shape and finiteness."""
+        value = _call(self.kernel_fn, "--kernel", ksize, sigma=p["sigma"], theta=p["theta"],
+                      lambd=p["lambda"], gamma=p["gamma"], psi=p["psi"])
+        return _checked(value, ksize, "--kernel")
+
+    def derivative(self, ksize: int, p: Mapping[str, float], name: str) -> Array:
+        """d kernel / d ``name`` at one point."""
+        if self.derivative_fn is not None:
+            value = _call(self.derivative_fn, "--derivative", ksize, sigma=p["sigma"],
+                          theta=p["theta"], lambd=p["lambda"], gamma=p["gamma"],
+                          psi=p["psi"], param=name)
+            return _checked(value, ksize, "--derivative")
+        return self._central(ksize, p, name, FD_STEP)
+
+    def _central(self, ksize: int, p: Mapping[str, float], name: str, h: float) -> Array:
+        step = h * max(1.0, abs(p[name]))
+        plus = self.kernel(ksize, {**p, name: p[name] + step})
+        minus = self.kernel(ksize, {**p, name: p[name] - step})
+        return (plus - minus) / (2 * step)
+
+    def second(self, ksize: int, p: Mapping[str, float], name: str) -> Array:
+        """d^2 kernel / d ``name``^2 by central differences (of the derivative)."""
+        step = FD_STEP2 * max(1.0, abs(p[name]))
+        plus = self.derivative(ksize, {**p, name: p[name] + step}, name)
+        minus = self.derivative(ksize, {**p, name: p[name] - step}, name)
+        return (plus - minus) / (2 * step)
+
+    def derivatives(self, ksize: int, params: Mapping[str, ArrayLike],
+                    names: tuple[str, ...] | list[str], order: int = 1
+                    ) -> tuple[Array, dict[str, Array]]:
+        """Kernels and derivatives, one user call per parameter vector."""
+        arrays = np.broadcast_arrays(*(np.asarray(params[n], dtype=np.float64)
+                                       for n in PARAM_NAMES))
+        shape = arrays[0].shape
+        flat = [a.ravel() for a in arrays]
+        count = flat[0].size
+        kernels = np.empty((count, ksize, ksize))
+        derivs = {name: np.empty((count, ksize, ksize)) for name in names}
+        for i in range(count):
+            point = {n: float(flat[j][i]) for j, n in enumerate(PARAM_NAMES)}
+            kernels[i] = self.kernel(ksize, point)
+            for name in names:
+                derivs[name][i] = (self.derivative(ksize, point, name) if order == 1
+                                   else self.second(ksize, point, name))
+        out_shape = (*shape, ksize, ksize)
+        return kernels.reshape(out_shape), {n: d.reshape(out_shape) for n, d in derivs.items()}
+
+
+def _call(function: Callable[..., Any], option: str, *args: Any, **kwargs: Any) -> Any:
+    """Call the user's function; an exception in it is the user's error: one line."""
+    try:
+        return function(*args, **kwargs)
+    except Exception as exc:
+        raise ConfigError(f"{option}: the function raised {type(exc).__name__}: {exc}"
+                          ) from None
+
+
+def _checked(value: Any, ksize: int, option: str) -> Array:
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{option}: the function returned {type(value).__name__}, not an "
+                          "array of numbers") from None
+    if array.shape != (ksize, ksize):
+        raise ConfigError(f"{option}: the function returned shape {array.shape}, expected "
+                          f"({ksize}, {ksize})")
+    if not np.all(np.isfinite(array)):
+        raise ConfigError(f"{option}: the function returned NaN or infinite values")
+    return array

@@ -1,0 +1,234 @@
+"""The one descent runner: batches of runs, one vectorised optimizer step per iteration.
+
+Every command that descends (recover, basins, remedies, diagnose, check) and the
+benchmarks run through :func:`run_descents`. What the optimizer steps can differ from
+the learned values through a :class:`Parametrisation` (for instance a unit vector in
+place of an angle); the loss and the recorded trajectory are always in the learned
+values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..config.model import OptimizerSettings
+from ..engines.base import Engine
+from .optim import make_optimizer
+
+__all__ = ["BOUND", "Descents", "Identity", "Parametrisation", "Trajectory", "UnitVector",
+           "run_descent", "run_descents"]
+
+Array = NDArray[np.float64]
+BOUND = 1e6  # a learned value beyond this has run away: the run stops
+
+
+@dataclass
+class Trajectory:
+    """Parameters, loss and gradient per step (row 0 is the start).
+
+    ``params``: ``(T+1, n)``; ``loss``: ``(T+1,)``; ``grads``: ``(T+1, n)``;
+    ``names``: the learned parameters. ``stopped_at`` is the step where non-finite
+    values ended the run early (``None`` when every step ran).
+    """
+
+    names: tuple[str, ...]
+    params: Array
+    loss: Array
+    grads: Array
+    stopped_at: int | None = None
+
+    @property
+    def n_steps(self) -> int:
+        """Number of updates taken."""
+        return len(self.loss) - 1
+
+    def step_sizes(self) -> Array:
+        """Euclidean length of each update, ``(T,)`` (inf for a run-away step)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.linalg.norm(np.diff(self.params, axis=0), axis=1)
+
+    def grad_norms(self) -> Array:
+        """Gradient norm per step, ``(T+1,)``."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.linalg.norm(self.grads, axis=1)
+
+    def as_descents(self) -> Descents:
+        """This run as a batch of one."""
+        stop = -1 if self.stopped_at is None else self.stopped_at
+        steps = len(self.loss)
+        n = len(self.names)
+        params = np.full((steps, 1, n), np.nan)
+        params[:, 0] = self.params
+        grads = np.full((steps, 1, n), np.nan)
+        grads[:, 0] = self.grads
+        return Descents(self.names, params, self.loss[:, None].copy(), grads,
+                        np.array([stop], dtype=np.int64))
+
+
+@dataclass
+class Descents:
+    """A batch of runs: ``params (T+1, B, n)``, ``loss (T+1, B)``, ``grads (T+1, B, n)``
+    and ``stopped_at (B,)`` (-1 where every step ran). Rows after a run's stop are not
+    part of it."""
+
+    names: tuple[str, ...]
+    params: Array
+    loss: Array
+    grads: Array
+    stopped_at: NDArray[np.int64]
+
+    @property
+    def n_runs(self) -> int:
+        """Number of runs in the batch."""
+        return int(self.params.shape[1])
+
+    def run(self, b: int) -> Trajectory:
+        """Run ``b`` as a :class:`Trajectory`."""
+        stop = int(self.stopped_at[b])
+        end = len(self.loss) if stop < 0 else stop + 1
+        return Trajectory(self.names, self.params[:end, b], self.loss[:end, b],
+                          self.grads[:end, b], None if stop < 0 else stop)
+
+    def final(self) -> Array:
+        """Each run's last values, ``(B, n)`` (its last finite row when it stopped)."""
+        rows = np.where(self.stopped_at < 0, len(self.loss) - 1, self.stopped_at)
+        return self.params[rows, np.arange(self.n_runs)]
+
+
+class Parametrisation(Protocol):
+    """What the optimizer steps, in place of the learned values."""
+
+    def inner(self, values: Array) -> Array:
+        """The optimizer's variables for learned values ``(B, n)``."""
+        ...
+
+    def values(self, inner: Array, previous: Array) -> Array:
+        """Learned values from the optimizer's variables (``previous``: the last ones)."""
+        ...
+
+    def gradient(self, inner: Array, grad: Array) -> Array:
+        """The loss gradient with respect to the optimizer's variables."""
+        ...
+
+    def project(self, inner: Array) -> Array:
+        """The variables after a step (e.g. back onto a constraint)."""
+        ...
+
+
+class Identity:
+    """The optimizer steps the learned values themselves."""
+
+    def inner(self, values: Array) -> Array:
+        return values
+
+    def values(self, inner: Array, previous: Array) -> Array:
+        return inner
+
+    def gradient(self, inner: Array, grad: Array) -> Array:
+        return grad
+
+    def project(self, inner: Array) -> Array:
+        return inner
+
+
+@dataclass(frozen=True)
+class UnitVector:
+    """Learn ``u = (cos k theta, sin k theta)`` instead of theta alone, with
+    ``theta = atan2(u2, u1) / k`` (unwrapped continuously from step to step); ``u`` is
+    put back on the unit circle after each step. ``k = 2`` makes a pi-periodic angle
+    one point of the circle."""
+
+    k: float = 1.0
+
+    def inner(self, values: Array) -> Array:
+        theta = values[:, 0]
+        return np.stack([np.cos(self.k * theta), np.sin(self.k * theta)], axis=1)
+
+    def values(self, inner: Array, previous: Array) -> Array:
+        raw = np.arctan2(inner[:, 1], inner[:, 0]) / self.k
+        period = 2 * math.pi / self.k
+        theta = previous[:, 0] + (raw - previous[:, 0] + period / 2) % period - period / 2
+        return theta[:, None]
+
+    def gradient(self, inner: Array, grad: Array) -> Array:
+        r2 = np.sum(inner * inner, axis=1)
+        dtheta_du = np.stack([-inner[:, 1], inner[:, 0]], axis=1) / (self.k * r2[:, None])
+        return grad[:, :1] * dtheta_du
+
+    def project(self, inner: Array) -> Array:
+        return inner / np.linalg.norm(inner, axis=1, keepdims=True)
+
+
+def run_descents(engine: Engine, settings: OptimizerSettings, starts: Array, steps: int,
+                 lr: Array | float | None = None,
+                 progress: Callable[[int], None] | None = None,
+                 schedule: Callable[[int], float] | None = None,
+                 parametrisation: Parametrisation | None = None) -> Descents:
+    """Run a batch of descents at once, one vectorised optimizer step per iteration.
+
+    Parameters
+    ----------
+    engine : Engine
+    settings : OptimizerSettings
+    starts : array ``(B, n)``
+        Starting values of the learned parameters, one row per run.
+    steps : int
+        Optimizer updates per run.
+    lr : float or array ``(B,)``, optional
+        Learning rate per run (default: the settings' lr).
+    progress : callable, optional
+        Called with the step number after each update.
+    schedule : callable, optional
+        ``schedule(t)`` multiplies the learning rate of update ``t`` (0-based), like a
+        torch.optim.lr_scheduler stepped once per update.
+    parametrisation : Parametrisation, optional
+        What the optimizer steps (default: the learned values).
+
+    A run stops (and is frozen) at the first non-finite loss, gradient or value, or
+    when a value leaves ``[-BOUND, BOUND]``.
+    """
+    param = parametrisation or Identity()
+    optimizer = make_optimizer(settings)
+    values = np.array(starts, dtype=np.float64, ndmin=2)
+    batch, n = values.shape
+    x = param.inner(values)
+    placeholder = param.inner(np.zeros_like(values))  # finite stand-in for stopped runs
+    rates = settings.lr if lr is None else lr
+    params = np.full((steps + 1, batch, n), np.nan)
+    loss = np.full((steps + 1, batch), np.nan)
+    grads = np.full((steps + 1, batch, n), np.nan)
+    stopped = np.full(batch, -1, dtype=np.int64)
+    alive = np.ones(batch, dtype=bool)
+    with np.errstate(all="ignore"):
+        for t in range(steps + 1):
+            value, grad = engine.loss_and_grad(values)
+            params[t], loss[t], grads[t] = values, value, grad
+            bad = alive & ~(np.isfinite(value) & np.all(np.isfinite(grad), axis=1)
+                            & np.all(np.abs(values) <= BOUND, axis=1))
+            stopped[bad] = t
+            alive &= ~bad
+            if t == steps or not alive.any():
+                break
+            # stopped runs keep stepping on finite placeholders; their rows are not read
+            live = alive[:, None]
+            inner_grad = param.gradient(x, np.where(live, grad, 0.0))
+            rate = rates if schedule is None else np.asarray(rates) * schedule(t)
+            x = param.project(optimizer.step(np.where(live, x, placeholder),
+                                             np.where(live, inner_grad, 0.0), rate))
+            values = param.values(x, np.where(live, values, 0.0))
+            if progress is not None:
+                progress(t + 1)
+    return Descents(engine.problem.learn, params, loss, grads, stopped)
+
+
+def run_descent(engine: Engine, settings: OptimizerSettings, start: Array, steps: int,
+                progress: Callable[[int], None] | None = None) -> Trajectory:
+    """Run ``steps`` optimizer updates from ``start`` (one run of :func:`run_descents`)."""
+    start_row = np.asarray(start, dtype=np.float64).reshape(1, -1)
+    return run_descents(engine, settings, start_row, steps, progress=progress).run(0)

@@ -1,0 +1,260 @@
+"""The patch Gram matrix of an image, built exactly without materialising the patches.
+
+``G = A^T A`` with ``A`` the matrix of the padded image's valid ``ksize x ksize``
+patches: the Gram matrix of the quadratic-form engine (:mod:`gabordiag.engines.quadratic`).
+
+:func:`gram_matrix` builds ``G`` exactly without materialising the patches: the
+image's autocorrelation (one FFT) minus the border strips that a shifted window leaves
+out, with the corners added back. :func:`gram_matrix_patches` is the plain
+``patches^T patches`` reference, built in chunks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = ["gram_matrix", "gram_matrix_patches"]
+
+Array = NDArray[np.float64]
+IntArray = NDArray[np.intp]
+BoolArray = NDArray[np.bool_]
+
+_BLOCK_BYTES = 64 * 2**20  # working memory for one block of patches or kernels
+
+
+def _check_image(padded: ArrayLike, ksize: int) -> Array:
+    image = np.asarray(padded, dtype=np.float64)
+    if image.ndim != 2:
+        raise ValueError(f"`padded` must be a 2-D image, got shape {image.shape}")
+    if ksize < 1 or ksize % 2 == 0:
+        raise ValueError(f"`ksize` must be odd and >= 1, got {ksize}")
+    if min(image.shape) < ksize:
+        raise ValueError(f"`padded` ({image.shape[0]}x{image.shape[1]}) is smaller than "
+                         f"the kernel ({ksize})")
+    return image
+
+
+def gram_matrix_patches(padded: ArrayLike, ksize: int, *,
+                        block_bytes: int = _BLOCK_BYTES) -> Array:
+    """Gram matrix of the valid patches, summed block by block (the reference).
+
+    Parameters
+    ----------
+    padded : array_like
+        2-D image whose valid correlation is the layer's output.
+    ksize : int
+        Odd kernel size.
+    block_bytes : int
+        Memory for one block of flattened patches.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``G = A^T A``, shape ``(ksize^2, ksize^2)``, indexed by the flattened
+        ``(row, col)`` offsets of the patch.
+
+    Examples
+    --------
+    >>> g = gram_matrix_patches(np.arange(12.0).reshape(3, 4), 3)
+    >>> g.shape, float(g[0, 0])
+    ((9, 9), 1.0)
+    """
+    image = _check_image(padded, ksize)
+    n = ksize * ksize
+    windows = sliding_window_view(image, (ksize, ksize))
+    h, w = windows.shape[:2]
+    rows = max(1, block_bytes // (8 * w * n))
+    gram = np.zeros((n, n))
+    for start in range(0, h, rows):
+        block = windows[start:start + rows].reshape(-1, n)
+        gram += block.T @ block
+    return gram
+
+
+def gram_matrix(padded: ArrayLike, ksize: int) -> Array:
+    """Exact Gram matrix of the valid patches from the image's autocorrelation.
+
+    ``G[(u1, v1), (u2, v2)] = sum_{i < h, j < w} x[i + u1, j + v1] x[i + u2, j + v2]``
+    is the sum over a window of the products at lag ``(u2 - u1, v2 - v1)``. The
+    autocorrelation at that lag (one FFT for all lags) sums the same products over
+    every position where both factors lie in the image; the window leaves out fewer
+    than ``ksize`` rows at the top and bottom and columns at the left and right.
+    Those strips are subtracted (row-pair correlations by FFT, prefix-summed) and the
+    four corners, subtracted twice, added back (exact products, prefix-summed).
+    Cost ``O(N^2 log N + ksize^3 N log N + ksize^4)`` for an ``N x N`` image.
+
+    Parameters
+    ----------
+    padded : array_like
+        2-D image whose valid correlation is the layer's output.
+    ksize : int
+        Odd kernel size.
+
+    Returns
+    -------
+    numpy.ndarray
+        Symmetric ``(ksize^2, ksize^2)`` matrix, equal to
+        :func:`gram_matrix_patches` up to rounding.
+
+    Examples
+    --------
+    >>> image = np.random.default_rng(0).standard_normal((20, 30))
+    >>> bool(np.allclose(gram_matrix(image, 5), gram_matrix_patches(image, 5)))
+    True
+    """
+    image = _check_image(padded, ksize)
+    m = ksize - 1
+    full = _autocorrelation(image, m)
+    top, bottom = _row_strips(image, m)
+    left, right = (s.transpose(1, 0, 2) for s in _row_strips(image.T, m))
+
+    # G is symmetric: the blocks with u2 >= u1 (row lags du >= 0) are built, the
+    # diagonal blocks (du = 0) at half weight, and G = upper + upper^T.
+    g4 = np.zeros((ksize, ksize, ksize, ksize))  # [u1, v1, u2, v2]
+    v1 = np.arange(ksize)[None, :, None]
+    v2 = np.arange(ksize)[None, None, :]
+    dv = v2 - v1 + m
+    near_v, far_v = np.minimum(v1, v2), m - np.maximum(v1, v2)
+    # Row lags in groups whose corner tables fit in _BLOCK_BYTES: all at once for the
+    # usual kernel sizes, a few at a time for the largest.
+    group = max(1, _BLOCK_BYTES // (6 * 8 * (2 * m + 1) * (m + 1) ** 2))
+    for first in range(0, m + 1, group):
+        lags = np.arange(first, min(first + group, m + 1))
+        corner = _corners(image, lags, m)
+        for j, du in enumerate(lags.tolist()):
+            u1 = np.arange(ksize - du)[:, None, None]
+            u2 = u1 + du
+            near_u, far_u = u1, m - u2
+            lag = du + m
+            block = (full[lag, dv]
+                     - top[lag, dv, near_u] - bottom[lag, dv, far_u]
+                     - left[lag, dv, near_v] - right[lag, dv, far_v]
+                     + corner["top", "left"][j, dv, near_u, near_v]
+                     + corner["top", "right"][j, dv, near_u, far_v]
+                     + corner["bottom", "left"][j, dv, far_u, near_v]
+                     + corner["bottom", "right"][j, dv, far_u, far_v])
+            g4[u1, v1, u2, v2] = 0.5 * block if du == 0 else block
+    upper = g4.reshape(ksize * ksize, ksize * ksize)
+    return upper + upper.T
+
+
+def _fast_len(n: int) -> int:
+    """The smallest 2-3-5-smooth integer >= n (a fast FFT length)."""
+    best = 1 << max(0, (n - 1).bit_length())
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            p = p35
+            while p < n:
+                p *= 2
+            best = min(best, p)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+def _autocorrelation(image: Array, m: int) -> Array:
+    """``R[du + m, dv + m] = sum x[i, j] x[i + du, j + dv]`` over the overlap, |lags| <= m."""
+    shape = (_fast_len(image.shape[0] + m), _fast_len(image.shape[1] + m))
+    spectrum = np.fft.rfft2(image, s=shape)
+    corr = np.fft.irfft2(spectrum.real**2 + spectrum.imag**2, s=shape)
+    lags = np.arange(-m, m + 1)
+    return corr[np.ix_(lags % shape[0], lags % shape[1])]
+
+
+def _excluded_rows(length: int, m: int, side: str) -> tuple[IntArray, BoolArray]:
+    """Rows ``i`` of the strips a shifted window leaves out, and a validity mask.
+
+    For a lag ``d`` the products ``x[i] x[i + d]`` exist for ``i`` in
+    ``[max(0, -d), min(L, L - d))``. A window leaves out a prefix (``top``) or a
+    suffix (``bottom``) of that range of fewer than ``m + 1`` rows; entry
+    ``[d + m, s]`` is the ``s``-th row from that end. Rows past the other end of the
+    range (short images) are clipped and masked out.
+    """
+    d = np.arange(-m, m + 1)[:, None]
+    s = np.arange(m)[None, :]
+    if side == "top":
+        rows = np.maximum(0, -d) + s
+    else:
+        rows = np.minimum(length, length - d) - 1 - s
+    valid = (rows >= np.maximum(0, -d)) & (rows < np.minimum(length, length - d))
+    return np.clip(rows, 0, length - 1), valid
+
+
+def _prefix(values: Array, axes: tuple[int, ...]) -> Array:
+    """Prefix sums along ``axes`` with a leading zero: ``out[..., t] = sum_{s < t}``."""
+    shape = list(values.shape)
+    for axis in axes:
+        shape[axis] += 1
+    out = np.zeros(shape)
+    out[tuple(slice(1, None) if axis in axes else slice(None)
+              for axis in range(values.ndim))] = values
+    for axis in axes:
+        np.cumsum(out, axis=axis, out=out)
+    return out
+
+
+def _row_strips(image: Array, m: int) -> tuple[Array, Array]:
+    """Prefix sums over the excluded top and bottom rows of full-width products.
+
+    Returns ``top`` and ``bottom``, each ``(2m + 1, 2m + 1, m + 1)``: entry
+    ``[du + m, dv + m, t]`` is the sum over the first (last) ``t`` rows of the lag's
+    row range of ``sum_j x[i, j] x[i + du, j + dv]`` (all columns where both exist),
+    each row pair correlated by FFT for all ``dv`` at once.
+    """
+    height, width = image.shape
+    n_fft = _fast_len(width + m)
+    spectra = np.fft.rfft(image, n=n_fft, axis=1)
+    lags = np.arange(-m, m + 1) % n_fft
+    out = []
+    for side in ("top", "bottom"):
+        rows, valid = _excluded_rows(height, m, side)
+        table = np.zeros((2 * m + 1, 2 * m + 1, m + 1))
+        for du in range(-m, m + 1):  # one lag at a time bounds the memory
+            r = rows[du + m]
+            partners = np.clip(r + du, 0, height - 1)
+            cross = np.fft.irfft(np.conj(spectra[r]) * spectra[partners], n=n_fft, axis=-1)
+            sums = cross[:, lags] * valid[du + m][:, None]  # [s, dv]
+            table[du + m] = _prefix(sums.T, axes=(1,))
+        out.append(table)
+    return out[0], out[1]
+
+
+def _corners(image: Array, lags: IntArray, m: int) -> dict[tuple[str, str], Array]:
+    """Prefix-summed corner products for the row lags ``lags`` and every column lag.
+
+    Each corner is the top-left corner of the image flipped so that corner comes
+    first, at the correspondingly negated lags. Entry ``[j, dv + m, t, l]`` of a
+    table sums ``x[i, c] x[i + du, c + dv]`` (``du = lags[j]``) over the first ``t``
+    excluded rows and ``l`` excluded columns of that corner.
+    """
+    out = {}
+    for row_side, rows in (("top", 1), ("bottom", -1)):
+        for col_side, cols in (("left", 1), ("right", -1)):
+            table = _top_left_corner(image[::rows, ::cols], rows * lags, m)
+            out[row_side, col_side] = table if cols == 1 else table[:, ::-1]
+    return out
+
+
+def _top_left_corner(image: Array, lags: IntArray, m: int) -> Array:
+    """Top-left corner tables, ``(len(lags), 2m + 1, m + 1, m + 1)``.
+
+    For lags ``(du, dv)`` the excluded rows start at ``max(0, -du)`` and their
+    partners at ``max(0, du)`` (columns alike), all within the image's first ``2m``
+    rows and columns, so every product is one of two ``m x m`` windows of that block
+    times the other. Rows or columns past a small image are zeros, which drops the
+    products that do not exist.
+    """
+    if m == 0:
+        return np.zeros((len(lags), 1, 1, 1))
+    block = np.zeros((2 * m, 2 * m))
+    h, w = min(2 * m, image.shape[0]), min(2 * m, image.shape[1])
+    block[:h, :w] = image[:h, :w]
+    windows = sliding_window_view(block, (m, m))  # [a, b] = block[a:a+m, b:b+m]
+    dv = np.arange(-m, m + 1)
+    first = windows[np.maximum(0, -lags)[:, None], np.maximum(0, -dv)[None, :]]
+    second = windows[np.maximum(0, lags)[:, None], np.maximum(0, dv)[None, :]]
+    return _prefix(first * second, axes=(2, 3))

@@ -1,0 +1,363 @@
+"""The spectral engine: the MSE in theta as an exact Fourier series.
+
+When only the orientation is learned, the MSE is a smooth periodic function of theta
+(period ``pi`` when ``sin(psi) == 0``, else ``2 pi``) whose Fourier coefficients decay
+super-exponentially. Sampled exactly (through the quadratic form) at a few hundred
+equispaced angles, its series is known to machine precision; after that a loss,
+gradient or curvature costs ``O(modes)`` and every stationary point is a root of a
+trigonometric polynomial.
+
+The MSE vanishes at the target angle ``theta*`` with a double zero, and the series of
+``m`` would only know it to ``eps * max(m)`` there. The engine therefore expands
+
+    h(delta) = m(theta* + delta) / (1 - cos(omega delta)),    omega = 2 pi / period,
+
+which is as smooth as ``m`` (the zeros of ``1 - cos`` are the target and its periodic
+copies), and multiplies back: ``m = (1 - cos) h`` keeps full relative precision near
+the target, so ``rmse`` and its gradient stay accurate where they are smallest.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import replace
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ..core.losses import Loss
+from ..core.problem import Problem
+from ..errors import LimitError
+from .quadratic import QuadraticEngine
+from .series import (
+    TRIM,
+    Series,
+    one_minus_cos,
+    product_rule,
+    root_of_one_minus_cos,
+    square_root,
+    tail_ratio,
+    trim,
+)
+
+__all__ = ["SpectralEngine"]
+
+Array = NDArray[np.float64]
+ComplexArray = NDArray[np.complex128]
+
+_TAIL_TOL = 1e-13  # the coefficient tail must fall below this fraction of the largest
+_FIRST_SAMPLES = 256
+_MAX_SAMPLES = 8192
+_ON_CIRCLE = 1e-6  # companion roots this close to |z| = 1 are candidate real roots
+_ROOT_TOL = 1e-10  # |m'| at an accepted root, relative to the largest |m'|
+
+
+class SpectralEngine:
+    """Exact engine for theta-only problems with a loss in the MSE family.
+
+    Parameters
+    ----------
+    problem : Problem
+        ``problem.learn == ("theta",)`` and a loss in ``mse``, ``rmse``, ``rmse-eps``.
+    gram : numpy.ndarray, optional
+        A precomputed Gram matrix of ``problem.padded``.
+    tol : float
+        The coefficient tail (largest magnitude among the top quarter of modes) must
+        fall below ``tol`` times the largest coefficient.
+    max_samples : int
+        Largest number of samples per period before giving up.
+
+    Attributes
+    ----------
+    period : float
+        Period of the loss in theta (the kernel's, :attr:`Problem.theta_period`).
+    n_samples : int
+        Exact samples used for the fit.
+    n_modes : int
+        Fourier modes kept (of ``h``, see the module docstring).
+    tail_ratio : float
+        The coefficient tail relative to the largest coefficient (``<= tol``).
+    quadratic : QuadraticEngine
+        The quadratic-form engine that produced the samples.
+
+    Raises
+    ------
+    ValueError
+        For problems it cannot handle.
+    gabordiag.errors.LimitError
+        When the tail does not fall below ``tol`` within ``max_samples`` samples.
+
+    Examples
+    --------
+    >>> from gabordiag.core.images import make_image
+    >>> from gabordiag.config.params import GaborParams
+    >>> from gabordiag.core.losses import Loss
+    >>> params = GaborParams(theta=0.5, lambd=6, sigma=2, gamma=0.5, psi=0)
+    >>> problem = Problem(make_image("pink", size=32, seed=0), 7, params,
+    ...                   ("theta",), Loss("rmse"))
+    >>> engine = SpectralEngine(problem)
+    >>> bool(engine.tail_ratio < 1e-13), round(engine.period, 6)
+    (True, 3.141593)
+    >>> loss, grad = engine.loss_and_grad(np.array([[0.5], [1.0]]))
+    >>> float(loss[0])
+    0.0
+    """
+
+    name = "spectral"
+
+    def __init__(self, problem: Problem, gram: Array | None = None, *,
+                 tol: float = _TAIL_TOL, max_samples: int = _MAX_SAMPLES) -> None:
+        if problem.learn != ("theta",) or not problem.loss.mse_family:
+            raise ValueError("SpectralEngine needs learn == ('theta',) and a loss in the "
+                             f"MSE family, got learn={problem.learn}, "
+                             f"loss={problem.loss.name!r}")
+        self.problem = problem
+        self.quadratic = QuadraticEngine(problem, gram)
+        self.period = problem.theta_period
+        self.omega = 2 * np.pi / self.period
+        self.center = float(problem.target.theta)
+        coefficients, self.n_samples, self.tail_ratio = self._fit(tol, max_samples)
+        self._coefficients = trim(coefficients, self.tail_ratio)
+        self.n_modes = len(self._coefficients)
+        self._series = Series(self._coefficients, self.omega)
+
+    def for_loss(self, loss: Loss) -> SpectralEngine:
+        """The same fitted series with another loss of the MSE family (no refit)."""
+        if not loss.mse_family:
+            raise ValueError(f"SpectralEngine needs a loss in the MSE family, got {loss.name!r}")
+        other = copy.copy(self)
+        other.problem = replace(self.problem, loss=loss)
+        other.quadratic = QuadraticEngine(other.problem, self.quadratic.gram)
+        return other
+
+    # -- the fit --------------------------------------------------------------------
+    def _fit(self, tol: float, max_samples: int) -> tuple[ComplexArray, int, float]:
+        """Complex coefficients ``C_n`` of ``h(delta) = Re sum C_n e^{i n omega delta}``."""
+        n_samples = _FIRST_SAMPLES
+        while True:
+            coefficients = self._coefficients_from(n_samples)
+            ratio = tail_ratio(coefficients)
+            if ratio <= tol:
+                return coefficients, n_samples, ratio
+            if 2 * n_samples > max_samples:
+                raise LimitError(
+                    f"the Fourier series of the loss in theta did not converge: the "
+                    f"coefficient tail is {ratio:.1e} of the largest with {n_samples} "
+                    f"samples (needs < {tol:.0e}); use --engine quadratic")
+            n_samples *= 2
+
+    def _coefficients_from(self, n_samples: int) -> ComplexArray:
+        # Samples at delta_j = (j + 1/2) period / M never hit the zero of 1 - cos.
+        delta = (np.arange(n_samples) + 0.5) * (self.period / n_samples)
+        mse = self.quadratic.mse(self.center + delta[:, None])
+        h = mse / (2 * np.sin(0.5 * self.omega * delta) ** 2)
+        modes = np.arange(n_samples // 2)
+        spectrum = np.fft.fft(h)[: n_samples // 2] / n_samples
+        coefficients = spectrum * np.exp(-1j * np.pi * modes / n_samples)
+        coefficients[1:] *= 2  # the negative frequencies, folded onto the positive ones
+        coefficients[0] = coefficients[0].real
+        return coefficients
+
+    def fourier_series(self) -> tuple[Array, Array]:
+        """The MSE's real Fourier series in theta.
+
+        Returns
+        -------
+        a, b : numpy.ndarray
+            ``mse(theta) = sum_n a[n] cos(n omega theta) + b[n] sin(n omega theta)``
+            with ``omega = 2 pi / period`` (``b[0] == 0``).
+        """
+        c = self._mse_two_sided()  # n = -N..N in delta
+        n_max = (len(c) - 1) // 2
+        modes = np.arange(n_max + 1)
+        positive = c[n_max:] * np.exp(-1j * modes * self.omega * self.center)
+        a = 2 * positive.real
+        b = -2 * positive.imag
+        a[0] /= 2
+        b[0] = 0.0
+        return a, b
+
+    def _mse_two_sided(self) -> ComplexArray:
+        """Two-sided coefficients ``c_n``, ``n = -N..N``, of ``m(theta* + delta)``."""
+        half = self._coefficients.copy()
+        half[1:] /= 2
+        h = np.concatenate([np.conj(half[:0:-1]), half])  # n = -(N-1)..N-1
+        padded = np.concatenate([[0, 0], h, [0, 0]])
+        return padded[1:-1] - 0.5 * (padded[:-2] + padded[2:])
+
+    # -- evaluation -----------------------------------------------------------------
+    def _half_angle(self, theta: Array) -> tuple[Array, Array]:
+        """``sin`` and ``cos`` of ``omega (theta - theta*) / 2``."""
+        half = (0.5 * self.omega) * (theta - self.center)
+        return np.sin(half), np.cos(half)
+
+    def mse_derivatives(self, theta: ArrayLike,
+                        order: int = 2) -> tuple[Array, Array, Array]:
+        """The MSE and its first two derivatives at angles ``theta`` (any shape).
+
+        Parameters
+        ----------
+        theta : array_like
+            Angles in radians.
+        order : {0, 1, 2}
+            Highest derivative wanted; the others are returned as zeros.
+
+        Returns
+        -------
+        mse, dmse, d2mse : numpy.ndarray
+            Shaped like ``theta``.
+
+        Examples
+        --------
+        >>> from gabordiag.core.images import make_image
+        >>> from gabordiag.config.params import GaborParams
+        >>> from gabordiag.core.losses import Loss
+        >>> params = GaborParams(theta=0.5, lambd=6, sigma=2, gamma=0.5, psi=0)
+        >>> problem = Problem(make_image("pink", size=32, seed=0), 7, params,
+        ...                   ("theta",), Loss("mse"))
+        >>> m, dm, d2m = SpectralEngine(problem).mse_derivatives([0.5, 0.5 + np.pi])
+        >>> bool(np.all(np.abs(m) < 1e-20)), bool(np.all(d2m > 0))
+        (True, True)
+        """
+        angles = np.asarray(theta, dtype=np.float64)
+        sh, ch = self._half_angle(angles.reshape(-1))
+        h = self._series.evaluate(sh, ch, order)
+        out = product_rule(one_minus_cos(sh, ch, self.omega, order), h)
+        out[0] = np.maximum(out[0], 0.0)
+        out += [np.zeros_like(out[0])] * (2 - order)
+        return tuple(part.reshape(angles.shape) for part in out)  # type: ignore[return-value]
+
+    def _loss_derivatives(self, values: ArrayLike, order: int) -> list[Array]:
+        """The loss and its first ``order`` derivatives at values ``(B, 1)``."""
+        sh, ch = self._half_angle(self._angles(values))
+        h = self._series.evaluate(sh, ch, order)
+        if self.problem.loss.name == "rmse":
+            # sqrt(m) = sqrt(2) |sin(omega delta / 2)| sqrt(h): no cancellation at the kink.
+            return product_rule(root_of_one_minus_cos(sh, ch, self.omega, order),
+                                 square_root(h, order))
+        m = product_rule(one_minus_cos(sh, ch, self.omega, order), h)
+        value, f1, f2 = self.problem.loss.of_mse(np.maximum(m[0], 0.0))
+        out = [value]
+        if order >= 1:
+            out.append(f1 * m[1])
+        if order >= 2:
+            out.append(f2 * m[1] ** 2 + f1 * m[2])
+        return out
+
+    def loss_and_grad(self, values: ArrayLike) -> tuple[Array, Array]:
+        """Loss ``(B,)`` and gradient ``(B, 1)`` for values ``(B, 1)``."""
+        value, grad = self._loss_derivatives(values, order=1)
+        return value, grad[:, None]
+
+    def loss_grad_curv(self, values: ArrayLike) -> tuple[Array, Array, Array]:
+        """Loss, gradient and curvature, each batched."""
+        value, grad, curv = self._loss_derivatives(values, order=2)
+        return value, grad[:, None], curv[:, None]
+
+    def loss(self, values: ArrayLike) -> Array:
+        """Loss only, ``(B,)``."""
+        return self._loss_derivatives(values, order=0)[0]
+
+    @staticmethod
+    def _angles(values: ArrayLike) -> Array:
+        batch = np.atleast_2d(np.asarray(values, dtype=np.float64))
+        if batch.ndim != 2 or batch.shape[1] != 1:
+            raise ValueError(f"`values` must have shape (B, 1) for ('theta',), "
+                             f"got {np.shape(values)}")
+        return batch[:, 0]
+
+    # -- stationary points ----------------------------------------------------------
+    def stationary_angles(self) -> Array:
+        """The angles of every stationary point of the MSE over one period, sorted.
+
+        The roots of ``m'`` are the eigenvalues on the unit circle of the companion
+        matrix of ``z^N m'(z)`` (``z = e^{i omega delta}``), polished by Newton steps
+        on the series; a sign-change scan of ``m'`` on a grid much finer than the
+        highest mode catches, by bracketing, any simple root the eigenvalues may have
+        blurred. The target is one of them (``mse == 0``). A flat landscape (``m``
+        constant) has no isolated stationary points: the result is empty.
+
+        Returns
+        -------
+        numpy.ndarray
+            Angles in ``[0, period)``; the MSE's stationary points are those of every
+            loss in the MSE family.
+        """
+        coefficients = 1j * self.omega * np.arange(-self.n_modes, self.n_modes + 1)
+        coefficients = coefficients * self._mse_two_sided()
+        grid = self._grid(max(1024, 32 * self.n_modes))
+        _, dm_grid, _ = self.mse_derivatives(grid)
+        scale = float(np.max(np.abs(dm_grid)))
+        if scale == 0.0:
+            return np.empty(0)
+        candidates = np.concatenate([
+            self._companion_roots(coefficients),
+            self._bracketed_roots(grid, dm_grid),
+            [self.center],
+        ])
+        roots = self._polish(candidates)
+        _, dm, _ = self.mse_derivatives(roots)
+        roots = roots[np.abs(dm) <= _ROOT_TOL * scale]
+        return self._unique(roots)
+
+    def _grid(self, size: int) -> Array:
+        return self.center + np.arange(size, dtype=np.float64) * (self.period / size)
+
+    def _companion_roots(self, coefficients: ComplexArray) -> Array:
+        largest = np.max(np.abs(coefficients))
+        keep = np.nonzero(np.abs(coefficients) > TRIM * largest)[0]
+        n_max = (len(coefficients) - 1) // 2
+        width = int(np.max(np.abs(keep - n_max)))
+        trimmed = coefficients[n_max - width:n_max + width + 1]
+        if width == 0:
+            return np.empty(0)
+        roots = np.roots(trimmed[::-1])  # highest power first
+        on_circle = roots[np.abs(np.abs(roots) - 1) < _ON_CIRCLE]
+        return self.center + np.angle(on_circle) / self.omega
+
+    def _bracketed_roots(self, grid: Array, dm: Array) -> Array:
+        """Roots of ``m'`` in every grid interval where it changes sign (bisection)."""
+        right_dm = np.roll(dm, -1)
+        change = np.nonzero(np.sign(dm) * np.sign(right_dm) < 0)[0]
+        lo = grid[change]
+        hi = lo + self.period / len(grid)
+        f_lo = dm[change]
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            _, f_mid, _ = self.mse_derivatives(mid)
+            same = np.sign(f_mid) == np.sign(f_lo)
+            lo, f_lo = np.where(same, mid, lo), np.where(same, f_mid, f_lo)
+            hi = np.where(same, hi, mid)
+        return 0.5 * (lo + hi)
+
+    def _polish(self, roots: Array, steps: int = 20) -> Array:
+        """Safeguarded Newton steps on ``m'``: a step is kept only if ``|m'|`` drops."""
+        theta = roots.copy()
+        _, dm, d2m = self.mse_derivatives(theta)
+        limit = self.period / (16 * max(self.n_modes, 1))
+        for _ in range(steps):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                step = np.where(d2m != 0, dm / d2m, 0.0)
+            trial = theta - np.clip(step, -limit, limit)
+            _, dm_t, d2m_t = self.mse_derivatives(trial)
+            better = np.abs(dm_t) < np.abs(dm)
+            theta = np.where(better, trial, theta)
+            dm, d2m = np.where(better, dm_t, dm), np.where(better, d2m_t, d2m)
+        return theta
+
+    def _unique(self, roots: Array) -> Array:
+        """Sorted angles in ``[0, period)``, merged when closer than ``1e-9 period``.
+
+        Roots that close to the target snap to it exactly.
+        """
+        tol = 1e-9 * self.period
+        angles = np.mod(roots, self.period)
+        target = np.mod(self.center, self.period)
+        gap = np.abs(angles - target)
+        angles = np.sort(np.where(np.minimum(gap, self.period - gap) < tol, target, angles))
+        if len(angles) == 0:
+            return angles
+        angles = angles[np.concatenate([[True], np.diff(angles) > tol])]
+        if len(angles) > 1 and angles[0] + self.period - angles[-1] <= tol:
+            angles = angles[:-1] if angles[0] == target else angles[1:]
+        return angles
