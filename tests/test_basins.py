@@ -73,6 +73,7 @@ CASES = [  # (loss, optimizer, lr, momentum): converging, cycling, momentum, ada
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("loss", "optimizer", "lr", "momentum"), CASES)
 def test_outcomes_agree_with_single_recover_runs(loss: str, optimizer: str, lr: float,
                                                  momentum: float) -> None:
@@ -209,6 +210,7 @@ def test_cli_lr_range_and_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.index("mse sgd") < out.index("mse adam")
 
 
+@pytest.mark.slow
 def test_cli_plot(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
     png = tmp_path / "basins.png"
     code, _, err = invoke("basins", *SMALL_ARGS, "--loss", "mse", "--lr", "1e-3",

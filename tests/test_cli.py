@@ -161,6 +161,7 @@ def test_config_file_with_an_override(capsys, tmp_path):
     assert len(data["loss"]) == 6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
 def test_recover_plot_writes_a_valid_file(capsys, tmp_path, suffix):
     path = tmp_path / f"run{suffix}"
@@ -223,6 +224,7 @@ def test_recover_a_diverging_run(capsys, tmp_path, lr):
     assert len(csv.read_text(encoding="utf-8").splitlines()) == step + 2
 
 
+@pytest.mark.slow
 def test_recover_plot_of_a_diverging_run_finishes(tmp_path):
     # a subprocess with a timeout: this used to draw one line per loss period between
     # the start and theta ~ 1e13, i.e. hang
@@ -282,6 +284,7 @@ def test_kernel_json_has_a_derivative_per_learned_parameter(capsys):
     np.testing.assert_allclose(kernels["d/dsigma"], fd, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.slow
 def test_kernel_text_and_plot(capsys, tmp_path):
     r = invoke("kernel", "--ksize", "9")
     assert r.code == 0
@@ -524,6 +527,7 @@ def test_unknown_command(capsys):
 
 # -- the installed entry point -----------------------------------------------------------------
 
+@pytest.mark.slow
 def test_installed_entry_point_json(capsys):
     command = [*entry_point(), "recover", "--json", "--steps", "20"]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
@@ -537,6 +541,7 @@ def test_installed_entry_point_json(capsys):
     assert invoke("recover", "--json", "--steps", "20").out == proc.stdout
 
 
+@pytest.mark.slow
 def test_installed_entry_point_error_exit_code(tmp_path):
     plot = tmp_path / "x.png"
     command = [*entry_point(), "recover", "--loss", "foo", "--plot", str(plot)]

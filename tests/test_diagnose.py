@@ -174,6 +174,7 @@ def test_mse_above_the_bound_names_the_ratio() -> None:
     assert_ordered(d)
 
 
+@pytest.mark.slow
 def test_a_run_that_lands_in_a_spurious_minimum() -> None:
     d = diagnosed(seed="0")
     cfg = d.config
@@ -210,6 +211,7 @@ def test_momentum_adds_its_finding() -> None:
 # -- the command -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_json_and_report(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     directory = tmp_path / "report"
     code, out, err = invoke("diagnose", "--steps", "200", "--starts", STARTS,

@@ -205,6 +205,7 @@ def configurations(draw: st.DrawFn) -> tuple[Problem, np.ndarray]:
     return problem, random_values(problem, 3, seed=draw(st.integers(0, 99)), scale=0.5)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(configurations())

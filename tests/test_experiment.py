@@ -674,6 +674,7 @@ def valid_overrides(draw):
     return values
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(overrides=valid_overrides())
 def test_config_to_toml_round_trips(tmp_path_factory, overrides):
@@ -743,6 +744,7 @@ junk = st.one_of(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", experiment.KEYS)
 @settings(max_examples=50, deadline=None)
 @given(value=junk)

@@ -152,6 +152,7 @@ def test_spectral_and_direct_landscapes_agree(loss: str) -> None:
 @settings(max_examples=4, deadline=None, database=None)
 @given(psi=st.sampled_from([0.0, 0.7, math.pi]), gamma=st.floats(0.3, 2.0),
        target=st.floats(-3.0, 3.0), seed=st.integers(0, 20))
+@pytest.mark.slow
 def test_random_configurations_match_finite_differences(psi: float, gamma: float,
                                                         target: float, seed: int) -> None:
     cfg = config(size=32, ksize=9, sigma=2, **{"lambda": 4}, gamma=gamma, psi=psi,
@@ -194,6 +195,7 @@ def assert_matches_dense_scan(land: Landscape, brackets: np.ndarray, period: flo
         assert len(inside) == 1, (low, high, inside)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine_name", ["auto", "direct"])
 @pytest.mark.parametrize("loss", ["mse", "rmse"])
 @pytest.mark.parametrize("name", list(DENSE_CONFIGS))
@@ -239,6 +241,7 @@ def test_no_stationary_point_is_missed(name: str, loss: str, engine_name: str) -
         assert len(land.spurious_minima()) >= 3  # several spurious minima
 
 
+@pytest.mark.slow
 def test_direct_engine_stationary_points_do_not_depend_on_the_density() -> None:
     cfg = config(**DENSE_CONFIGS["ratio-1.2-psi"], loss="mse")
     brackets, period = dense_for("ratio-1.2-psi")
@@ -307,6 +310,7 @@ def test_grating_only_target_equivalent_minima_are_global(psi: float, target: fl
         assert p.is_global == p.target_equivalent, p
 
 
+@pytest.mark.slow
 def test_theta_without_effect_is_reported_as_such(capsys: pytest.CaptureFixture[str]) -> None:
     # isotropic envelope and no carrier: the kernel does not depend on theta
     k0, k1 = gabor(11, 0.0, 2, math.inf, 1.0), gabor(11, 1.0, 2, math.inf, 1.0)
@@ -373,6 +377,7 @@ def test_reference_setup_is_the_default() -> None:
     assert cfg.theta0 == pytest.approx(-math.pi / 4)
 
 
+@pytest.mark.slow
 def test_reference_figures_within_the_image_variation(reference_landscapes) -> None:
     curvatures = []
     for seed in REFERENCE_SEEDS:
@@ -396,6 +401,7 @@ def test_reference_figures_within_the_image_variation(reference_landscapes) -> N
     assert max(curvatures) / min(curvatures) > 1.1
 
 
+@pytest.mark.slow
 def test_reference_rmse_slope_does_not_vanish(reference_landscapes) -> None:
     for seed in RMSE_SEEDS:
         cfg, result = reference_landscapes[seed, "rmse"]
@@ -415,6 +421,7 @@ def test_reference_rmse_slope_does_not_vanish(reference_landscapes) -> None:
         assert kink[0].curvature is None
 
 
+@pytest.mark.slow
 def test_reference_start_is_at_or_next_to_the_maximum(reference_landscapes) -> None:
     cfg, result = reference_landscapes[5, "rmse"]
     assert cfg.seed == 5
@@ -436,6 +443,7 @@ def test_reference_start_is_at_or_next_to_the_maximum(reference_landscapes) -> N
     assert start["basin"]["from"] < start["value"] < start["basin"]["to"]
 
 
+@pytest.mark.slow
 def test_reference_spurious_minima_grow_with_sigma_over_lambda(reference_landscapes) -> None:
     low = high = 0
     for seed in (0, 3):  # the seeds with a spurious minimum at sigma/lambda = 0.4
@@ -597,6 +605,7 @@ def test_cli_csv_plot_and_trajectory(capsys: pytest.CaptureFixture[str], tmp_pat
     assert png.read_bytes().startswith(PNG_MAGIC)
 
 
+@pytest.mark.slow
 def test_cli_param_lambda_range_and_two_dimensional(capsys: pytest.CaptureFixture[str],
                                                     tmp_path) -> None:
     data = invoke("landscape", *SMALL_ARGS, "--param", "lambda", "--range", "3,9",

@@ -210,6 +210,7 @@ def test_rmse_eps_puts_the_lr_at_half_its_bound(small: RemediesResult) -> None:
     assert cfg.lr == pytest.approx(0.5 * 2 / curvature, rel=1e-3)
 
 
+@pytest.mark.slow
 def test_multi_start_agrees_with_a_bank_of_recover_runs(small: RemediesResult) -> None:
     cfg = small.config
     outcome = by_id(small)["multi-start"]

@@ -259,6 +259,7 @@ def test_load_config_returns_values_or_raises_config_error(tmp_path_factory, doc
         assert parse_option(key, value) == value
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(key=TOML_KEYS, value=TOML_VALUES)
 def test_config_key_is_used_or_named_in_the_error(tmp_path_factory, key, value):
@@ -288,6 +289,7 @@ def test_config_key_is_used_or_named_in_the_error(tmp_path_factory, key, value):
         assert from_file.to_dict()[canonical] == printed[canonical]
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(doc=TOML_DOCS)
 def test_config_file_bytes_never_crash_config_show(tmp_path_factory, doc):
@@ -299,6 +301,7 @@ def test_config_file_bytes_never_crash_config_show(tmp_path_factory, doc):
         assert str(path) in run.err or "--" in run.err, run.describe()
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(doc=TOML_DOCS)
 def test_config_file_bytes_never_crash_recover(tmp_path_factory, doc):
@@ -312,6 +315,7 @@ def test_config_file_bytes_never_crash_recover(tmp_path_factory, doc):
 
 # -- 1. property tests: command options ---------------------------------------------------
 
+@pytest.mark.slow
 @PROPERTY
 @given(pairs=option_pairs(EXPERIMENT_FLAGS))
 @example(pairs=[("--steps", "1")])
@@ -329,6 +333,7 @@ def test_recover_with_generated_options(pairs):
         assert_error_line(run, *flags, "--ksize", "--size", "--image", "--learn")
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(pairs=option_pairs(EXPERIMENT_FLAGS + LANDSCAPE_FLAGS), as_json=st.booleans())
 @example(pairs=[("--lambda", "inf")], as_json=True)
@@ -346,6 +351,7 @@ def test_landscape_with_generated_options(pairs, as_json):
             assert math.isfinite(point["loss"])
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(pairs=option_pairs(EXPERIMENT_FLAGS), as_json=st.booleans())
 @example(pairs=[("--sigma", "4.8e-285")], as_json=True)
@@ -361,6 +367,7 @@ def test_kernel_with_generated_options(pairs, as_json):
             assert np.all(np.isfinite(np.array(kernel, dtype=float)))
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(pairs=option_pairs(EXPERIMENT_FLAGS))
 @example(pairs=[("--betas", "0,0")])
@@ -787,6 +794,7 @@ def test_a_failing_csv_writer_keeps_the_old_file(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("command", [["recover", "--steps", "5", "--csv", "out.csv"],
                                      ["landscape", "--points", "64", "--csv", "out.csv"]])
+@pytest.mark.slow
 def test_a_successful_run_replaces_the_files_completely(tmp_path, monkeypatch, command):
     monkeypatch.chdir(tmp_path)
     paths = _sentinels(tmp_path, "out.png", "out.csv")
@@ -808,6 +816,7 @@ def test_a_successful_run_replaces_the_files_completely(tmp_path, monkeypatch, c
     ["recover", "--steps", "1000000", "--plot", "out.png"],
     ["basins", "--starts", "5000", "--plot", "out.png"],
 ])
+@pytest.mark.slow
 def test_ctrl_c_exits_130_with_one_line_and_no_files(tmp_path, args):
     proc = subprocess.Popen([sys.executable, "-m", "gabordiag", *args], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -899,6 +908,7 @@ def test_recover_refuses_lambda_without_effect():
     assert "does not change the kernel" in message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["landscape", "--size", "4096", "--ksize", "255"],
                                   ["basins", "--starts", "20000", "--steps", "2000",
                                    "--engine", "direct"]])

@@ -110,6 +110,7 @@ def test_period_and_tail(psi: float, period: float) -> None:
                                rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.slow
 def test_the_grid_doubles_until_the_tail_is_small() -> None:
     # A wide kernel with a short wavelength needs more than 256 samples per period.
     problem = Problem(make_image("white", size=64, seed=1), 41,
@@ -182,6 +183,7 @@ def circular_gap(a: np.ndarray, b: np.ndarray, period: float) -> np.ndarray:
     ("pink", 0.0, "valid"), ("pink", 0.9, "same"), ("white", 2.0, "circular"),
     ("grating", 0.0, "valid"), ("grating", 1.3, "same"),
 ])
+@pytest.mark.slow
 def test_stationary_points_match_dense_sampling(image: str, psi: float, boundary: str) -> None:
     problem = make_problem("mse", psi=psi, image=image, boundary=boundary)
     engine = SpectralEngine(problem)
@@ -248,6 +250,7 @@ def theta_problems(draw: st.DrawFn) -> Problem:
                    boundary=draw(st.sampled_from(BOUNDARIES)))
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(theta_problems(), st.integers(0, 99))

@@ -232,6 +232,7 @@ def spurious_minima(engine):
     return [float(grid[i]) for i in inner if kernel_error(engine, grid[i]) > 0.1]
 
 
+@pytest.mark.slow
 def test_start_in_a_spurious_basin_ends_in_a_local_minimum(spurious):
     minima = spurious_minima(spurious)
     assert minima, "this image must have a spurious minimum (sigma/lambda = 2/3)"
