@@ -91,15 +91,40 @@ def test_outcomes_agree_with_single_recover_runs(loss: str, optimizer: str, lr: 
             assert case.final[i] == pytest.approx(final, rel=1e-9, abs=1e-12)
 
 
-def test_start_grid_spans_one_period_centred_on_the_target() -> None:
+@pytest.mark.parametrize("n", [9, 10, 72, 360, 361])
+def test_start_grid_spans_one_period_and_avoids_the_target(n: int) -> None:
     for psi, period in ((0.0, math.pi), (0.5, 2 * math.pi)):
         cfg = small(psi=psi, target_theta=0.3)
-        grid = start_grid(cfg, 10)
-        np.testing.assert_allclose(np.diff(grid), period / 10, rtol=1e-12)
-        assert grid[0] == pytest.approx(0.3 - period / 2)
-        assert grid[5] == pytest.approx(0.3)  # the target itself is a start
-        result = run_basins(replace(cfg, loss="mse", lr=1e-3, steps=5), starts=10)
-        np.testing.assert_allclose(result.starts, grid, rtol=0, atol=0)
+        grid = start_grid(cfg, n)
+        np.testing.assert_allclose(np.diff(grid), period / n, rtol=1e-9)
+        assert grid[0] == pytest.approx(0.3 - period / 2 + 0.25 * period / n)
+        assert grid[-1] < 0.3 + period / 2
+        # no start is the target or an angle equivalent to it (target + k period)
+        offset = np.mod(grid - 0.3, period)
+        gap = np.minimum(offset, period - offset)
+        assert gap.min() >= 0.25 * period / n - 1e-12
+    result = run_basins(replace(small(target_theta=0.3), loss="mse", lr=1e-3, steps=5),
+                        starts=n)
+    np.testing.assert_allclose(result.starts, start_grid(small(target_theta=0.3), n),
+                               rtol=0, atol=0)
+    assert result.cases[0].summary()["starts_at_answer"] == 0
+
+
+def test_a_start_on_the_answer_is_not_counted_as_a_recovery() -> None:
+    from gabordiag.analysis.basins import judge_runs
+    from gabordiag.descent.runner import run_descents
+
+    cfg = small(loss="mse", lr=1e-4, steps=20)
+    study = Study(cfg)
+    engine = study.engine()
+    starts = np.array([cfg.target_theta, cfg.target_theta + math.pi, 0.2, 1.4])
+    descents = run_descents(engine, cfg.optimizer_settings, starts[:, None], cfg.steps)
+    outcomes = judge_runs(descents, engine)
+    assert outcomes.started_at_answer == [True, True, False, False]
+    assert outcomes.kinds[:2] == ["converged", "converged-equivalent"]
+    # the two starts on the answer are left out of the rate: it is that of the others
+    others = [k in ("converged", "converged-equivalent") for k in outcomes.kinds[2:]]
+    assert outcomes.success_rate == pytest.approx(sum(others) / 2)
 
 
 def test_summary_fractions() -> None:

@@ -127,14 +127,15 @@ def test_parse_angle_multiples_of_pi(a, b, negative):
 
 def test_defaults_are_the_reference_case():
     """DESIGN.md's reference case: 128x128 1/f noise, 21x21 kernel, sigma 4, lambda 10,
-    gamma 0.5, psi 0, target pi/4, start -pi/4, RMSE, plain SGD, theta learned."""
+    gamma 0.5, psi 0, target pi/4, start -0.785 (the reported -pi/4), RMSE, plain SGD,
+    theta learned."""
     config, source = resolve_config()
     assert config == Config()
     assert source.path is None
     assert (config.image, config.size, config.ksize) == ("pink", 128, 21)
     assert (config.sigma, config.lambd, config.gamma, config.psi) == (4.0, 10.0, 0.5, 0.0)
     assert config.target_theta == pytest.approx(math.pi / 4)
-    assert config.theta0 == pytest.approx(-math.pi / 4)
+    assert config.theta0 == -0.785
     assert config.learn == ("theta",)
     assert (config.loss, config.optimizer) == ("rmse", "sgd")
     # torch.optim defaults for the optimizer's other hyper-parameters
@@ -695,7 +696,7 @@ def test_config_to_toml_round_trips(tmp_path_factory, overrides):
 def test_config_to_toml_of_the_defaults(tmp_path):
     text = config_to_toml(Config())
     parsed = tomllib.loads(text)
-    assert parsed["theta0"] == -math.pi / 4
+    assert parsed["theta0"] == -0.785
     assert parsed["target-theta"] == math.pi / 4
     assert parsed["lambda"] == 10.0
     assert parsed["learn"] == ["theta"]

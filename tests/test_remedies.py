@@ -27,8 +27,8 @@ from gabordiag.analysis.study import Study
 from gabordiag.config import Config, resolve_config
 from gabordiag.config.choices import VERDICTS
 from gabordiag.core.losses import Loss
+from gabordiag.descent.explain import classify
 from gabordiag.descent.runner import Trajectory
-from gabordiag.descent.verdicts import classify
 from gabordiag.engines.choice import make_engine
 from gabordiag.engines.direct import DirectEngine
 
@@ -40,7 +40,7 @@ SUCCESS = ("converged", "converged-equivalent")
 # bound recovers
 SMALL = {"size": "64", "ksize": "11", "sigma": "3", "lambda": "8", "steps": "150"}
 STARTS = 12
-CHECKED = (1, 4, 9)  # starts re-run one by one (index 6 is the target itself)
+CHECKED = (1, 4, 9)  # starts re-run one by one
 
 
 def config(**values: Any) -> Config:
@@ -117,8 +117,10 @@ def test_mse_remedy_is_left_out_when_the_loss_is_already_mse() -> None:
 def test_starts_are_an_even_grid_over_one_period(small: RemediesResult) -> None:
     cfg = small.config
     p = period_of(cfg)
-    expected = cfg.target_theta - p / 2 + p * np.arange(STARTS) / STARTS
+    expected = cfg.target_theta - p / 2 + p * (np.arange(STARTS) + 0.25) / STARTS
     np.testing.assert_allclose(small.starts, expected, atol=1e-12)
+    offset = np.mod(small.starts - cfg.target_theta, p)
+    assert np.minimum(offset, p - offset).min() > 0.2 * p / STARTS  # none is the answer
 
 
 def test_rates_and_medians_follow_from_the_outcomes(small: RemediesResult) -> None:
@@ -194,8 +196,9 @@ def test_plain_remedies_agree_with_single_recover_runs(small: RemediesResult,
     outcome = small.baseline if remedy == "baseline" else by_id(small)[remedy]
     if remedy == "rmse-eps":
         changes = {"loss": "rmse-eps", "loss_eps": outcome.changes["loss_eps"]}
-    if remedy == "mse-safe-lr":
-        assert outcome.changes["lr"] == pytest.approx(changes["lr"], rel=1e-4)
+    if remedy == "mse-safe-lr":  # half the bound, to the 3 digits a user types
+        assert outcome.changes["lr"] == pytest.approx(changes["lr"], rel=5e-3)
+        changes["lr"] = outcome.changes["lr"]
     for i in CHECKED:
         kind, thetas = _recover_kind(cfg, small.starts[i], **changes)
         assert outcome.kinds[i] == kind, (remedy, i)

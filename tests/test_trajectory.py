@@ -20,8 +20,9 @@ from scipy.optimize import brentq
 from gabordiag.analysis.study import Study
 from gabordiag.config import OptimizerSettings, resolve_config
 from gabordiag.config.choices import VERDICTS
+from gabordiag.descent.explain import classify
 from gabordiag.descent.runner import Trajectory, run_descent, run_descents
-from gabordiag.descent.verdicts import Verdict, classify, judge, steps_to_settle
+from gabordiag.descent.verdicts import Verdict, judge, steps_to_settle
 from gabordiag.engines.direct import DirectEngine
 
 SMALL = {"size": 48, "ksize": 9, "sigma": 2, "lambda": 5, "gamma": 0.5, "loss": "mse"}

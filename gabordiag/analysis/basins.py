@@ -32,39 +32,47 @@ Array = NDArray[np.float64]
 
 @dataclass
 class Outcomes:
-    """What every run of a batch did: verdict kinds and, for the runs that recovered,
-    the steps they took to settle (``None`` for the others)."""
+    """What every run of a batch did: verdict kinds, for the runs that recovered the
+    steps they took to settle (``None`` for the others), and which runs started on the
+    answer (their kernel already the target's): those are no recovery, and the
+    fractions and the success rate leave them out."""
 
     kinds: list[str]
     steps_to_converge: list[int | None]
+    started_at_answer: list[bool]
+
+    def _counted(self) -> list[str]:
+        return [k for k, at in zip(self.kinds, self.started_at_answer) if not at]
 
     @property
     def fractions(self) -> dict[str, float]:
-        """Share of runs per verdict kind."""
-        n = len(self.kinds)
-        return {kind: self.kinds.count(kind) / n for kind in VERDICTS}
+        """Share of runs per verdict kind (of the runs that did not start on the answer)."""
+        counted = self._counted()
+        n = max(len(counted), 1)
+        return {kind: counted.count(kind) / n for kind in VERDICTS}
 
     @property
     def success_rate(self) -> float:
-        """Share of runs that recovered the target's kernel."""
+        """Share of runs that moved to the target's kernel."""
         f = self.fractions
         return sum(f[kind] for kind in RECOVERED)
 
     @property
     def median_steps(self) -> float | None:
-        """Median steps to converge over the runs that converged (a start already at
-        the target does not count)."""
-        steps = [s for s in self.steps_to_converge if s]
+        """Median steps to converge over the runs that moved to the answer."""
+        steps = [s for s, at in zip(self.steps_to_converge, self.started_at_answer)
+                 if s is not None and not at]
         return float(np.median(steps)) if steps else None
 
 
 def judge_runs(descents: Descents, engine: Engine) -> Outcomes:
-    """The verdict of every run of a batch, judged at once, and the steps to settle of
-    those that recovered."""
+    """The verdict of every run of a batch, judged at once, the steps to settle of
+    those that recovered, and the runs that started on the answer."""
     kinds = judge(descents, engine).kinds
     settle = steps_to_settle(descents.params[:, :, 0])
     steps = [int(s) if kind in RECOVERED else None for kind, s in zip(kinds, settle)]
-    return Outcomes(kinds, steps)
+    at_answer = engine.problem.gives_target_kernel(descents.params[0])
+    return Outcomes(kinds, steps, [bool(a) for a in at_answer])
 
 
 @dataclass
@@ -91,7 +99,8 @@ class BasinCase:
         """Fraction of starts per verdict, success rate and median steps to converge."""
         o = self.outcomes
         return {"fractions": o.fractions, "success_rate": o.success_rate,
-                "median_steps_to_converge": o.median_steps}
+                "median_steps_to_converge": o.median_steps,
+                "starts_at_answer": sum(o.started_at_answer)}
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, JSON-ready."""
@@ -119,9 +128,10 @@ class BasinsResult:
 
 
 def start_grid(study: Study, n: int) -> Array:
-    """``n`` starting angles evenly over one full period centred on the target."""
+    """``n`` starting angles evenly over one full period around the target, offset by a
+    quarter of their spacing so that none is the target or an equivalent angle."""
     period = study.period or 2 * math.pi
-    return study.config.target_theta - period / 2 + period * np.arange(n) / n
+    return study.config.target_theta - period / 2 + period * (np.arange(n) + 0.25) / n
 
 
 def check_sweep(study: Study, starts: int, cases: int, command: str = "basins") -> None:

@@ -62,6 +62,7 @@ class FileCheck:
     expectations: list[Expectation]
     results: list[CheckResult] = field(default_factory=list)
     seconds: float = 0.0
+    warnings: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -95,13 +96,14 @@ def load_check(path: Path) -> FileCheck | None:
     if table is None:
         return None
     return FileCheck(path=path, config=config,
-                     expectations=parse_expectations(table, str(path)))
+                     expectations=parse_expectations(table, str(path)),
+                     warnings=source.warnings)
 
 
 def run_check(check: FileCheck) -> FileCheck:
     """Measure what the file's expectations need, on one study of its config, and
     compare."""
-    study = Study(check.config)
+    study = Study(check.config, warnings=check.warnings)
     needs = {_NEEDS[e.key] for e in check.expectations if e.key in _NEEDS}
     measured: dict[str, Any] = {}
     timing: dict[str, float] = {}
@@ -208,6 +210,11 @@ class CheckReport:
     def passed(self) -> bool:
         """True when every expectation of every file holds."""
         return all(c.passed for c in self.files)
+
+    @property
+    def warnings(self) -> list[str]:
+        """What reading the files found worth saying."""
+        return [w for c in self.files for w in c.warnings]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, JSON-ready (``schema`` gabordiag.check/1)."""

@@ -17,6 +17,7 @@ from ..config.choices import RECOVERED
 from ..config.model import Config
 from ..core.kernel import period_label
 from ..errors import ConfigError
+from .answers import Step, answer_questions, debugging_recipe
 from .basins import BasinsResult, run_basins
 from .gradcheck import GradcheckResult, run_gradcheck
 from .landscape import LandscapeResult, run_landscape
@@ -63,6 +64,7 @@ class Diagnosis:
     remedies: RemediesResult
     gradcheck: GradcheckResult
     answers: dict[str, str] = field(default_factory=dict)
+    recipe: list[Step] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, JSON-ready (``schema`` gabordiag.diagnose/1)."""
@@ -70,6 +72,7 @@ class Diagnosis:
         return {"schema": SCHEMA, "config": self.config.to_dict(),
                 "findings": [f.to_dict() for f in self.findings],
                 "answers": self.answers,
+                "recipe": [step.to_dict() for step in self.recipe],
                 "verdict": self.run.verdict.to_dict(),
                 "basins": {"starts": len(self.basins.starts), **case.summary()},
                 "remedies": [{"id": r.id, "success_rate": r.success_rate,
@@ -122,7 +125,9 @@ def diagnose(study: Study, starts: int = 72,
     findings.sort(key=lambda f: (severity_rank[f.severity], -f.weight))
     result = Diagnosis(config=config, findings=findings, run=run, landscape=land,
                        basins=basins, remedies=remedies, gradcheck=grad)
-    result.answers = _answers(result)
+    if land.landscape is not None and land.landscape.has_effect:
+        result.recipe = debugging_recipe(study, grad, land.landscape, run, basins, remedies)
+        result.answers = answer_questions(study, grad, land.landscape, run, result.recipe)
     return result
 
 
@@ -305,27 +310,3 @@ def _findings(config: Config, grad: GradcheckResult, land_result: LandscapeResul
             if finding.severity == "info":
                 finding.fix = None
     return out
-
-
-def _answers(d: Diagnosis) -> dict[str, str]:
-    """Short answers to the four questions behind the tool."""
-    land = d.landscape.landscape
-    assert land is not None
-    ids = {f.id for f in d.findings}
-    n_spurious = len(land.spurious_minima())
-    compete = "minimum competes" if n_spurious == 1 else "minima compete"
-    reachable = ("yes: the global minimum is the target's kernel"
-                 + (f"; {n_spurious} spurious {compete} with it" if n_spurious else ""))
-    failed = d.run.verdict.kind not in ("converged", "converged-equivalent")
-    return {
-        "is the derivative wrong": "no: it agrees with finite differences" if d.gradcheck.passed
-        else "yes: see derivative-wrong",
-        "is there a reachable minimum": reachable,
-        "is the code wrong": (("the loss and its gradient are right; the failure is the "
-                               "optimisation" if failed else
-                               "no: the loss and its gradient are right, and descent recovers "
-                               "the target") if d.gradcheck.passed else
-                              "the derivative is wrong"),
-        "how to debug it": ("see the remedies ranking" if "remedies" in ids else
-                            "nothing to fix: recovery works"),
-    }

@@ -21,11 +21,24 @@ from ..config.model import Config
 from ..core.problem import Problem
 from ..engines.direct import DirectEngine
 from .study import Study
+from .usercode import KernelComparison, compare_with_builtin
 
-__all__ = ["SCHEMA", "DerivativeCheck", "GradcheckResult", "diagnose_mismatch",
+__all__ = ["DEFINITIONS", "SCHEMA", "DerivativeCheck", "GradcheckResult", "diagnose_mismatch",
            "mismatch_explanations", "run_gradcheck"]
 
 SCHEMA = "gabordiag.gradcheck/1"
+# The error figures, in the words the output and the README use.
+DEFINITIONS = {
+    "max_abs_error": "the largest |analytic - numeric| over every pixel (kernel) and "
+                     "every point",
+    "max_rel_error (kernel)": "the largest, over the points, of |dK_analytic - dK_numeric| "
+                              "/ |dK_numeric| (L2 norms over the kernel's pixels)",
+    "max_rel_error (loss)": "the largest |g_analytic - g_numeric| over the points, over "
+                            "the largest |g_numeric| (near a minimum the gradient itself "
+                            "vanishes, so a ratio point by point says nothing)",
+    "pass": "|analytic - numeric| <= atol + rtol |numeric| at every pixel and point, as "
+            "torch.autograd.gradcheck",
+}
 Array = NDArray[np.float64]
 NON_SMOOTH = ("rmse", "l1", "huber")
 
@@ -63,6 +76,7 @@ class GradcheckResult:
     rtol: float
     derivative_source: str
     notes: list[str] = field(default_factory=list)
+    kernel_comparison: KernelComparison | None = None  # with --kernel: yours vs ours
 
     @property
     def passed(self) -> bool:
@@ -72,9 +86,12 @@ class GradcheckResult:
     def to_dict(self) -> dict[str, Any]:
         """Plain values, JSON-ready (``schema`` gabordiag.gradcheck/1)."""
         return {"schema": SCHEMA, "config": self.config.to_dict(), "passed": self.passed,
+                "definitions": DEFINITIONS,
                 "eps": self.eps, "atol": self.atol, "rtol": self.rtol,
                 "derivative_source": self.derivative_source, "points": self.points,
-                "notes": self.notes, "checks": [c.to_dict() for c in self.checks]}
+                "notes": self.notes, "checks": [c.to_dict() for c in self.checks],
+                "kernel_comparison": (None if self.kernel_comparison is None
+                                      else self.kernel_comparison.to_dict())}
 
 
 def _points(study: Study, n_random: int, seed: int) -> list[dict[str, float]]:
@@ -198,8 +215,10 @@ def run_gradcheck(study: Study, n_random: int = 5, seed: int = 0, eps: float = 1
     checks += [_loss_check(engine, points, name, eps, atol, rtol) for name in config.learn]
     if config.loss not in MSE_FAMILY and config.loss != "mse":
         notes.append("loss gradients use the direct engine")
+    comparison = compare_with_builtin(study, points) if config.kernel else None
     return GradcheckResult(config=config, checks=checks, points=points, eps=eps,
-                           atol=atol, rtol=rtol, derivative_source=source, notes=notes)
+                           atol=atol, rtol=rtol, derivative_source=source, notes=notes,
+                           kernel_comparison=comparison)
 
 
 def _kernel_check(problem: Problem, points: list[dict[str, float]], name: str, eps: float,
@@ -212,9 +231,10 @@ def _kernel_check(problem: Problem, points: list[dict[str, float]], name: str, e
         analytic = np.asarray(derivatives[name])
         numeric = _central_kernel(problem, point, name, eps)
         error = np.abs(analytic - numeric)
-        scale = float(np.abs(numeric).max())
+        scale = float(np.linalg.norm(numeric))
+        distance = float(np.linalg.norm(analytic - numeric))
         max_abs = max(max_abs, float(error.max()))
-        max_rel = max(max_rel, float(error.max()) / scale if scale > 0 else float(error.max()))
+        max_rel = max(max_rel, distance / scale if scale > 0 else distance)
         if np.any(error > atol + rtol * np.abs(numeric)):
             failing.append({k: float(v) for k, v in point.items()})
             diagnoses.append(mismatch_explanations(analytic, numeric))

@@ -9,10 +9,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..config.model import Config
+from ..config.model import MAX_STEPS, Config
+from ..descent.explain import classify
 from ..descent.runner import Trajectory, run_descent
-from ..descent.verdicts import Verdict, classify
+from ..descent.verdicts import Verdict, steps_to_settle
 from ..engines.base import Engine
+from ..engines.choice import estimated_seconds
 from .stability import stability
 from .study import Study
 
@@ -33,6 +35,7 @@ class RecoverResult:
     verdict: Verdict
     period: float | None
     gradient: dict[str, Any]
+    period_reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python types, JSON-ready (``schema`` gabordiag.recover/1)."""
@@ -42,6 +45,7 @@ class RecoverResult:
             "config": self.config.to_dict(),
             "engine": self.engine.name,
             "period": self.period,
+            "period_reason": self.period_reason,
             "params": {name: _floats(t.params[:, j]) for j, name in enumerate(t.names)},
             "loss": _floats(t.loss),
             "grads": {name: _floats(t.grads[:, j]) for j, name in enumerate(t.names)},
@@ -106,6 +110,30 @@ def gradient_summary(study: Study, trajectory: Trajectory, verdict: Verdict
     return summary
 
 
+MORE_STEPS = 10  # a run still moving is continued to this many times its steps ...
+MORE_SECONDS = 10.0  # ... when that is estimated to take less than this
+
+
+def _with_more_steps(study: Study, engine: Engine, verdict: Verdict) -> Verdict:
+    """Whether more steps settle a run that was still moving: continue it (the same
+    run, longer) and say what that shows."""
+    config = study.config
+    steps = min(MORE_STEPS * config.steps, MAX_STEPS)
+    if engine.name == "direct" and estimated_seconds(engine.problem, "direct",
+                                                     steps) > MORE_SECONDS:
+        return verdict
+    longer = run_descent(engine, config.optimizer_settings, study.start_vector(), steps)
+    outcome = classify(longer, engine)
+    evidence = {**verdict.evidence, "more_steps": {"steps": steps, "verdict": outcome.kind}}
+    if outcome.recovered:
+        settled = int(steps_to_settle(longer.params[:, 0]))
+        evidence["more_steps"]["settled_at"] = settled
+        what = f"with {steps} steps it converges ({outcome.kind}, settled by step {settled})"
+    else:
+        what = f"{steps} steps do not settle it either ({outcome.kind})"
+    return Verdict(verdict.kind, f"{verdict.message[:-1]}; {what}.", evidence)
+
+
 def recover(study: Study, progress: Callable[[int], None] | None = None) -> RecoverResult:
     """Reproduce the recovery experiment of a study (computed once per study).
 
@@ -137,7 +165,10 @@ def _run(study: Study, progress: Callable[[int], None] | None) -> RecoverResult:
     trajectory = run_descent(engine, config.optimizer_settings, study.start_vector(),
                              config.steps, progress)
     verdict = classify(trajectory, engine)
+    if verdict.kind == "not-converged":
+        verdict = _with_more_steps(study, engine, verdict)
     return RecoverResult(config=config, engine=engine,
                          kernel=study.kernel_description(engine.name),
                          trajectory=trajectory, verdict=verdict, period=study.period,
-                         gradient=gradient_summary(study, trajectory, verdict))
+                         gradient=gradient_summary(study, trajectory, verdict),
+                         period_reason=study.problem().period_of("theta")[1])

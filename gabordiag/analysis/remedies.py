@@ -45,6 +45,7 @@ class RemedyOutcome:
     outcomes: Outcomes
     removes: list[str] = field(default_factory=list)
     leaves: list[str] = field(default_factory=list)
+    config: dict[str, Any] | None = None  # the config fields it sets, when that is all
 
     @property
     def kinds(self) -> list[str]:
@@ -161,6 +162,9 @@ def _coarse_to_fine(study: Study, starts: Array) -> Outcomes:
     engine = study.engine(evaluations=len(starts) * fine_steps)
     second = run_descents(engine, settings, middle[:, None], fine_steps)
     outcomes = judge_runs(second, engine)
+    # a start on the answer is judged by where the whole run began
+    outcomes.started_at_answer = [bool(a) for a in
+                                  engine.problem.gives_target_kernel(starts[:, None])]
     steps = outcomes.steps_to_converge
     recovered = np.array([s is not None for s in steps])
     if recovered.any():  # count from the very start, across both stages
@@ -186,6 +190,7 @@ class Remedy:
     why: str
     changes: dict[str, Any]
     run: Callable[[Array], Outcomes]
+    config: dict[str, Any] | None = None  # the config fields it sets, when that is all
 
 
 def _facts(study: Study) -> dict[str, Any]:
@@ -198,13 +203,18 @@ def _facts(study: Study) -> dict[str, Any]:
             "n_spurious_minima": len(theta_landscape(mse).spurious_minima())}
 
 
+def _round(value: float, digits: int = 3) -> float:
+    """``value`` to ``digits`` significant digits."""
+    return float(f"{value:.{digits}g}")
+
+
 def _catalogue(study: Study, facts: dict[str, Any]) -> list[Remedy]:
     config = study.config
     bound = facts["mse_lr_bound"]
     curvature = facts["mse_curvature"]
-    safe_lr = 0.5 * bound
+    safe_lr = _round(0.5 * bound)  # a value a user types
     lr = config.lr
-    eps = (lr * curvature / 2.0) ** 2  # makes lr half the rmse-eps bound 4 sqrt(eps) / c
+    eps = _round((lr * curvature / 2.0) ** 2)  # lr half the rmse-eps bound 4 sqrt(eps) / c
     hold = config.steps // 2
     decay = 1e-6 ** (1.0 / max(config.steps - hold, 1))
 
@@ -221,21 +231,21 @@ def _catalogue(study: Study, facts: dict[str, Any]) -> list[Remedy]:
             "the MSE gradient vanishes at the minimum, so fixed steps can settle when lr is "
             f"below 2/curvature = {bound:.3g}; lr {lr:g} is {relation}"
             + (" it" if lr < bound else " that bound"),
-            {"loss": "mse"}, plain({"loss": "mse"})))
+            {"loss": "mse"}, plain({"loss": "mse"}), {"loss": "mse"}))
     entries.append(Remedy(
         "mse-safe-lr", f"MSE with lr = {safe_lr:.3g} (half the bound)",
         f"below the curvature bound 2/{curvature:.3g} = {bound:.3g} plain descent is a "
         "contraction near the minimum",
         {"loss": "mse", "lr": safe_lr, "optimizer": "sgd", "momentum": 0.0},
-        plain({"loss": "mse", "lr": safe_lr, "optimizer": "sgd", "momentum": 0.0,
-               "nesterov": False})))
+        plain(safe := {"loss": "mse", "lr": safe_lr, "optimizer": "sgd", "momentum": 0.0,
+                       "nesterov": False}), safe))
     if config.loss in ("rmse", "l1"):
         entries.append(Remedy(
             "rmse-eps", f"rmse-eps with eps = {eps:.3g}",
             "sqrt(mse + eps) is smooth at the minimum (curvature c / (2 sqrt eps)); "
             f"eps = {eps:.3g} puts lr {lr:g} at half its bound",
             {"loss": "rmse-eps", "loss_eps": eps},
-            plain({"loss": "rmse-eps", "loss_eps": eps})))
+            plain({"loss": "rmse-eps", "loss_eps": eps}), {"loss": "rmse-eps", "loss_eps": eps}))
     entries.append(Remedy(
         "lr-decay", f"lr constant for {hold} steps, then decayed to 1e-6 x lr",
         f"after the approach, steps shrink by {decay:.4f} per update, so a bounce across a "
@@ -246,7 +256,8 @@ def _catalogue(study: Study, facts: dict[str, Any]) -> list[Remedy]:
         "adam", "Adam (lr 1e-3)",
         "normalised steps of about lr: no curvature bound, but the iterate keeps moving by "
         "~lr around the minimum", {"optimizer": "adam", "lr": 1e-3},
-        plain({"optimizer": "adam", "lr": 1e-3, "momentum": 0.0, "nesterov": False})))
+        plain(adam := {"optimizer": "adam", "lr": 1e-3, "momentum": 0.0, "nesterov": False}),
+        adam))
     entries.append(Remedy(
         "multi-start", "multi-start: 8 angles over the period, keep the best",
         "one of the bank starts in the target's basin, which removes the dependence on "
@@ -303,7 +314,7 @@ def _run(study: Study, starts: int, progress: Callable[[int, int], None] | None
     outcomes = []
     for i, remedy in enumerate(catalogue, start=2):
         outcome = RemedyOutcome(remedy.id, remedy.title, remedy.why, remedy.changes,
-                                remedy.run(grid))
+                                remedy.run(grid), config=remedy.config)
         _compare_failures(baseline, outcome)
         outcomes.append(outcome)
         if progress is not None:

@@ -45,6 +45,8 @@ class Study:
     ----------
     config : Config
         The resolved experiment.
+    warnings : tuple of str
+        What resolving it found worth saying (``--theta0 45`` is 45 rad).
 
     Examples
     --------
@@ -56,8 +58,10 @@ class Study:
     True
     """
 
-    def __init__(self, config: Config, _shared: _Shared | None = None) -> None:
+    def __init__(self, config: Config, _shared: _Shared | None = None,
+                 warnings: tuple[str, ...] = ()) -> None:
         self.config = config
+        self.warnings = warnings  # about the config's values, for the reader
         self._shared = _shared or _Shared(config)
         self._problems: dict[tuple[Any, ...], Problem] = {}
         self._engines: dict[tuple[Any, ...], Engine] = {}

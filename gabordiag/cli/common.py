@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from .render import err_console
+from .render import err_console, print_warning
 
 if TYPE_CHECKING:
     from ..analysis.study import Study
@@ -18,12 +18,15 @@ __all__ = ["progress_bar", "study_of"]
 
 
 def study_of(experiment: dict[str, Any], config_path: Optional[Path]) -> Study:
-    """The study of the experiment options (and ``--config`` file)."""
+    """The study of the experiment options (and ``--config`` file); the warnings of the
+    resolution go to stderr now and stay on the study for ``--json``."""
     from ..analysis.study import Study
     from ..config.resolve import resolve_config
 
-    config, _ = resolve_config(experiment, config_path)
-    return Study(config)
+    config, source = resolve_config(experiment, config_path)
+    for warning in source.warnings:
+        print_warning(warning)
+    return Study(config, warnings=source.warnings)
 
 
 @contextlib.contextmanager

@@ -60,7 +60,7 @@ EXPERIMENT_OPTIONS: dict[str, Any] = {
         metavar="ANGLE")],
     "theta0": Annotated[Optional[str], _opt(
         "--theta0", help="Starting orientation of the learnable kernel: 0.785, -pi/4, "
-        "45deg. (default: -pi/4)", metavar="ANGLE")],
+        "45deg. (default: -0.785, the reported -pi/4)", metavar="ANGLE")],
     "lambda0": Annotated[Optional[str], _opt(
         "--lambda0", help="Starting lambda when lambda is learned. (default: target's)",
         metavar="FLOAT")],

@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.console import Console
 
-__all__ = ["err_console", "fmt", "out_console", "print_error", "print_json"]
+__all__ = ["err_console", "fmt", "out_console", "print_error", "print_json", "print_warning"]
 
 out_console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -19,10 +19,17 @@ def print_error(message: str) -> None:
     sys.stderr.write(f"gabordiag: error: {first}\n")
 
 
-def print_json(data: dict[str, Any]) -> None:
-    """One JSON object on stdout, keys sorted, nothing else. Non-finite numbers (e.g.
+def print_warning(message: str) -> None:
+    """One line on stderr: something accepted that is probably not what was meant."""
+    sys.stderr.write(f"gabordiag: warning: {' '.join(str(message).split())}\n")
+
+
+def print_json(data: dict[str, Any], warnings: tuple[str, ...] | list[str] = ()) -> None:
+    """One JSON object on stdout, keys sorted, nothing else, with the run's
+    ``warnings`` (a list, empty when there are none). Non-finite numbers (e.g.
     ``lambda = inf``) are written as the strings ``"inf"``, ``"-inf"``, ``"nan"``, which
     the config reader accepts back."""
+    data = {**data, "warnings": list(warnings)}
     sys.stdout.write(json.dumps(_finite(data), sort_keys=True, allow_nan=False) + "\n")
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from .expect import parse_expectations
-from .model import KEYS, PARSERS, Config, canonical_key, parse_value
+from .model import KEYS, PARSERS, Config, canonical_key, parse_value, value_warning
 
 __all__ = ["SECTIONS", "ConfigSource", "config_to_toml", "load_config"]
 
@@ -27,6 +27,7 @@ class ConfigSource:
 
     path: Path | None = None
     sections: Mapping[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
 
 def load_config(path: Path) -> tuple[dict[str, Any], ConfigSource]:
@@ -48,6 +49,7 @@ def load_config(path: Path) -> tuple[dict[str, Any], ConfigSource]:
         raise ConfigError(f"--config: {path} is not valid TOML: {exc}") from None
     values: dict[str, Any] = {}
     sections: dict[str, Any] = {}
+    warnings: list[str] = []
     for key, value in raw.items():
         if key in SECTIONS:
             if not isinstance(value, dict):
@@ -65,8 +67,12 @@ def load_config(path: Path) -> tuple[dict[str, Any], ConfigSource]:
             tables = ", ".join(f"[{s}]" for s in SECTIONS)
             raise ConfigError(f"{path}: unknown key {key!r}; allowed keys: "
                               f"{', '.join(KEYS)} and tables {tables}")
-        values[canonical] = parse_value(canonical, value, f"{path}: key {key!r}")
-    return values, ConfigSource(path=path, sections=sections)
+        label = f"{path}: key {key!r}"
+        values[canonical] = parse_value(canonical, value, label)
+        warning = value_warning(canonical, value, values[canonical], label)
+        if warning:
+            warnings.append(warning)
+    return values, ConfigSource(path=path, sections=sections, warnings=tuple(warnings))
 
 
 

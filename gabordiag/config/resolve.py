@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 from .files import ConfigSource, load_config
-from .model import PARSERS, Config, canonical_key, parse_option, resolve_values
+from .model import PARSERS, Config, canonical_key, parse_option, resolve_values, value_warning
 
 __all__ = ["resolve_config"]
 
@@ -32,7 +33,8 @@ def resolve_config(overrides: Mapping[str, Any] | None = None,
     -------
     config : Config
     source : ConfigSource
-        The file and its extra tables (``[expect]``).
+        The file, its extra tables (``[expect]``) and the warnings about values that
+        were accepted but are probably not what was meant (``--theta0 45``).
 
     Examples
     --------
@@ -44,6 +46,7 @@ def resolve_config(overrides: Mapping[str, Any] | None = None,
     source = ConfigSource()
     if config_path is not None:
         values, source = load_config(config_path)
+    warnings = list(source.warnings)
     for raw_key, value in (overrides or {}).items():
         if value is None:
             continue
@@ -51,4 +54,7 @@ def resolve_config(overrides: Mapping[str, Any] | None = None,
         if key not in PARSERS:
             raise ConfigError(f"unknown option --{raw_key}")
         values[key] = parse_option(key, value)
-    return resolve_values(values, base), source
+        warning = value_warning(key, value, values[key], f"--{key}")
+        if warning:
+            warnings.append(warning)
+    return resolve_values(values, base), replace(source, warnings=tuple(warnings))

@@ -16,9 +16,9 @@ from typing import Any
 
 from .choices import FILE_SUFFIXES, PARAM_NAMES, SYNTHETIC
 
-__all__ = ["GAMMA", "LAMBDA", "SIGMA", "boolean", "callable_spec", "choice", "image_source",
-           "integer", "learned_names", "log_range", "pair_of_unit_numbers", "parameter_name",
-           "parameter_range", "parse_angle", "real"]
+__all__ = ["GAMMA", "LAMBDA", "SIGMA", "angle_warning", "boolean", "callable_spec", "choice",
+           "image_source", "integer", "learned_names", "log_range", "pair_of_unit_numbers",
+           "parameter_name", "parameter_range", "parse_angle", "real"]
 
 _NUMBER = r"(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _PI_FORM = re.compile(
@@ -61,6 +61,28 @@ def parse_angle(text: str | float | int) -> float:
     if not math.isfinite(value):
         raise ValueError(_ANGLE_HELP + "; it must be finite")
     return value
+
+
+def angle_warning(value: Any, parsed: float) -> str | None:
+    """A warning for a bare number beyond a full turn (``45`` is 45 rad, not 45 degrees),
+    or ``None``: the value is taken as given, and the words say what a typo looks like.
+
+    Examples
+    --------
+    >>> angle_warning("45", 45.0)
+    '45 is read as 45 rad (2578.31 deg); if you meant degrees, write 45deg'
+    >>> angle_warning("45deg", 0.785) is None, angle_warning("3*pi", 9.42) is None
+    (True, True)
+    """
+    if abs(parsed) <= 2 * math.pi:
+        return None
+    bare = (isinstance(value, (int, float)) and not isinstance(value, bool)) or (
+        isinstance(value, str) and re.fullmatch(rf"[-+]?{_NUMBER}", value.strip().lower()))
+    if not bare:
+        return None
+    shown = str(value).strip()
+    return (f"{shown} is read as {parsed:g} rad ({math.degrees(parsed):.6g} deg); if you "
+            f"meant degrees, write {shown}deg")
 
 
 def _number(value: Any) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -18,7 +19,6 @@ from numpy.typing import ArrayLike, NDArray
 from ..config.choices import BOUNDARIES, PARAM_NAMES
 from ..config.params import GaborParams
 from ..errors import ConfigError
-from .kernel import period_label, theta_period
 from .losses import Loss
 from .user import KernelModel
 
@@ -83,11 +83,13 @@ class Problem:
 
     @property
     def theta_period(self) -> float:
-        """The kernel's period in theta: pi or 2 pi for the Gabor kernel (from psi); 2 pi
-        for a user kernel, whose symmetry is not known."""
-        if self.model.name != "gabor":
-            return float(2 * np.pi)
-        return theta_period(self.target.psi)
+        """The kernel's period in theta: pi or 2 pi (from psi for the Gabor kernel,
+        measured on samples for a user kernel)."""
+        return self._period[0]
+
+    @cached_property
+    def _period(self) -> tuple[float, str]:
+        return self.model.theta_period(self.ksize, self.target.as_dict())
 
     def kernels(self, params: Mapping[str, ArrayLike], names: tuple[str, ...] = (),
                 order: int = 1) -> tuple[Array, dict[str, Array]]:
@@ -173,15 +175,7 @@ class Problem:
             return None, f"{param} is not an angle: the loss is not periodic in it"
         if "psi" in self.learn:
             return 2 * math.pi, "psi is learned, so only the 2pi period of the rotation is certain"
-        if self.model.name != "gabor":
-            return 2 * math.pi, ("a user kernel's symmetry is not known, so only the 2pi period "
-                                 "of the rotation is certain")
-        psi = self.target.psi
-        if period_label(self.theta_period) == "pi":
-            return math.pi, (f"psi = {psi:g} is a multiple of pi, so the kernel is symmetric "
-                             "under a half turn: g(theta + pi) = g(theta)")
-        return 2 * math.pi, (f"psi = {psi:g} is not a multiple of pi, so a half turn changes "
-                             "the kernel (cos(-a + psi) != cos(a + psi)); only 2pi returns it")
+        return self._period
 
     def default_span(self, param: str) -> tuple[float, float]:
         """One period centred on the target for angles; 0.25x to 4x the target otherwise."""

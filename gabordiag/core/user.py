@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import math
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..config.choices import PARAM_NAMES
 from ..errors import ConfigError
-from .kernel import kernel_derivatives
+from .kernel import kernel_derivatives, theta_period
 
 __all__ = ["KernelModel", "UserKernel", "load_callable"]
 
@@ -76,6 +77,16 @@ class KernelModel:
     name = "gabor"
     analytic = True
 
+    def theta_period(self, ksize: int, params: Mapping[str, float]) -> tuple[float, str]:
+        """The kernel's period in theta and why: pi when ``sin(psi) == 0``, else 2 pi."""
+        psi = params["psi"]
+        if theta_period(psi) == math.pi:
+            return math.pi, (f"psi = {psi:g} is a multiple of pi, so the kernel is "
+                             "symmetric under a half turn: g(theta + pi) = g(theta)")
+        return 2 * math.pi, (f"psi = {psi:g} is not a multiple of pi, so a half turn "
+                             "changes the kernel (cos(-a + psi) != cos(a + psi)); only 2pi "
+                             "returns it")
+
     def derivatives(self, ksize: int, params: Mapping[str, ArrayLike],
                     names: tuple[str, ...] | list[str], order: int = 1
                     ) -> tuple[Array, dict[str, Array]]:
@@ -95,6 +106,28 @@ class UserKernel(KernelModel):
     def analytic(self) -> bool:  # type: ignore[override]
         """Whether first derivatives come from the user's derivative callable."""
         return self.derivative_fn is not None
+
+    def theta_period(self, ksize: int, params: Mapping[str, float]) -> tuple[float, str]:
+        """The period in theta measured on samples of the user's kernel: pi when a half
+        turn leaves it unchanged at 8 angles (to 1e-9 relative), else 2 pi."""
+        angles = np.linspace(0.0, np.pi, 8, endpoint=False) + 0.1
+
+        def repeats(shift: float) -> bool:
+            for theta in angles:
+                a = self.kernel(ksize, {**params, "theta": float(theta)})
+                b = self.kernel(ksize, {**params, "theta": float(theta + shift)})
+                if np.linalg.norm(a - b) > 1e-9 * max(float(np.linalg.norm(a)), 1e-300):
+                    return False
+            return True
+
+        if repeats(math.pi):
+            return math.pi, ("measured on samples of your kernel: a half turn leaves it "
+                             "unchanged (K(theta + pi) = K(theta) at 8 angles)")
+        if repeats(2 * math.pi):
+            return 2 * math.pi, ("measured on samples of your kernel: a half turn changes "
+                                 "it, a full turn returns it")
+        return 2 * math.pi, ("measured on samples of your kernel: it does not return after "
+                             "a full turn either (is theta in degrees?); 2pi is assumed")
 
     def kernel(self, ksize: int, p: Mapping[str, float]) -> Array:
         """One kernel, checked for shape and finiteness."""

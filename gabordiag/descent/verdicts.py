@@ -4,8 +4,8 @@ A poor outcome is data, not an exception: every run ends with a kind from
 :data:`~gabordiag.config.choices.VERDICTS` (``converged``, ``converged-equivalent``,
 ``local-minimum``, ``cycling``, ``stalled``, ``diverged``, ``not-converged``).
 :func:`judge` decides the kinds of a whole batch with array operations (the figures
-that decided them come along); :func:`classify` is the same judge for one run, with a
-message and the evidence a reader needs.
+that decided them come along); :func:`gabordiag.descent.explain.classify` is the same
+judge for one run, with a message and the evidence a reader needs.
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..config.choices import RECOVERED, VERDICTS
-from ..core.problem import KERNEL_RTOL, PARAM_ATOL
-from ..core.scalar import golden_minimum
+from ..core.problem import KERNEL_RTOL, PARAM_ATOL, Problem
 from ..engines.base import Engine
-from .runner import BOUND, Descents, Trajectory
+from .runner import Descents
 
-__all__ = ["PERIOD_MAX", "Judgement", "Verdict", "classify", "judge", "loss_jumps",
-           "steps_to_settle"]
+__all__ = ["ANGLES", "JUMP_FACTOR", "PLATEAU_RTOL", "Judgement", "Verdict", "judge",
+           "loss_jumps", "steps_to_settle"]
 
 Array = NDArray[np.float64]
 
@@ -31,9 +30,10 @@ Array = NDArray[np.float64]
 SETTLED_XTOL = 1e-6     # steps below this (per coordinate) over the last 5 steps: settled
 SLOPE_GTOL = 1e-6       # a settled run whose gradient is above this (x the run's largest)
                         # while the loss still falls is crawling, not stalled
-PERIOD_MAX = 32         # longest cycle period looked for
-PERIOD_RTOL = 0.05      # |x[t+k] - x[t]| (median) below this fraction of the swing
 SETTLE_TOL = 1e-4       # steps to settle: the run stays within this of its final value
+JUMP_FACTOR = 10.0      # a step that changes a scaled parameter by this x its size throws
+PLATEAU_RTOL = 1e-3     # kernel sensitivity below this x the target's: a plateau
+ANGLES = ("theta", "psi")
 
 
 @dataclass
@@ -79,6 +79,10 @@ class Judgement:
     turn_fraction: Array
     net_over_path: Array
     late_over_early_step: Array
+    jump_step: NDArray[np.intp]   # runs thrown away: the step of the first big jump
+    jump_param: NDArray[np.intp]  # ... and the coordinate that jumped
+    plateau: Array                # runs on a plateau: the kernel's sensitivity there,
+                                  # relative to the target's (the smallest over params)
 
     def recovered(self) -> NDArray[np.bool_]:
         """Runs that settled on the target's kernel."""
@@ -97,13 +101,18 @@ def _tail_length(n_steps: int) -> int:
 def judge(descents: Descents, engine: Engine) -> Judgement:
     """Decide what every run of a batch did.
 
-    A run that stopped early diverged. A run whose every coordinate moved less than
-    ``SETTLED_XTOL`` over its last 5 steps settled: on the target's kernel
-    (``converged`` at the target's values, else ``converged-equivalent``), still
-    crawling downhill (``not-converged``), in a minimum that is not the target's
-    (``local-minimum``) or elsewhere (``stalled``). A run still moving oscillates
-    (``cycling``: the iterate turns back often and gets nowhere, with steps that do
-    not shrink) or not (``not-converged``).
+    A run that stopped early (a non-finite value, or one beyond ``BOUND``) or that a
+    step threw away (a wavelength, width or aspect changed by more than
+    ``JUMP_FACTOR`` times its size, or the target's, in one step) diverged. A run whose
+    every coordinate moved less than ``SETTLED_XTOL`` over its last 5 steps settled: on
+    the target's kernel (``converged`` at the target's values, else
+    ``converged-equivalent``), still crawling downhill (``not-converged``), in a
+    minimum that is not the target's (``local-minimum``) or elsewhere (``stalled``).
+    A run still moving oscillates (``cycling``: the iterate turns back often and gets
+    nowhere, with steps that do not shrink) or not (``not-converged``). A run that is
+    neither cycling nor converged, at a wavelength, width or aspect where the kernel
+    hardly changes (its sensitivity below ``PLATEAU_RTOL`` of the target's), is
+    ``stalled`` on a plateau.
     """
     d = descents
     problem = engine.problem
@@ -112,13 +121,17 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
     kinds = np.full(n_runs, "", dtype=object)
     stopped = d.stopped_at >= 0
     kinds[stopped] = "diverged"
-    live = ~stopped
+    jump_step, jump_param = _jumps(d, problem.target_vector(), ~stopped)
+    thrown = jump_step >= 0
+    kinds[thrown] = "diverged"
+    live = ~stopped & ~thrown
     last = min(5, n_steps) if n_steps else 0
     moves = np.abs(np.diff(d.params[n_steps - last:], axis=0))  # (last, B, n)
     settled = live & np.all(moves < SETTLED_XTOL, axis=(0, 2))
 
     kernel_error = np.full(n_runs, np.nan)
     shape: list[str | None] = [None] * n_runs
+    undecided: list[int] = []  # crawling or moving steadily: perhaps on a plateau
     index = np.flatnonzero(settled)
     if len(index):
         final = d.params[-1, index]
@@ -130,6 +143,7 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
         rest = index[~on_target]
         crawling = _crawling(d, rest)
         kinds[rest[crawling]] = "not-converged"
+        undecided.extend(rest[crawling].tolist())
         elsewhere = rest[~crawling]
         for b, kind in zip(elsewhere, _local_shapes(engine, d.params[-1, elsewhere]),
                            strict=True):
@@ -143,12 +157,67 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
     if len(moving):
         stats = _tail_statistics(d.params[-(w + 1):, moving])
         coordinate[moving], turns[moving], net_path[moving], late_early[moving] = stats[:4]
-        oscillating, shrinking = stats[4], stats[5]
-        kinds[moving] = np.where(oscillating & ~shrinking, "cycling", "not-converged")
+        cycling = stats[4] & ~stats[5]
+        kinds[moving] = np.where(cycling, "cycling", "not-converged")
+        undecided.extend(moving[~cycling].tolist())
+    plateau = np.full(n_runs, np.nan)
+    if undecided:
+        runs = np.array(sorted(undecided))
+        plateau[runs] = _sensitivity_ratio(problem, d.params[-1, runs])
+        kinds[runs[plateau[runs] < PLATEAU_RTOL]] = "stalled"
     return Judgement(kinds=[str(k) for k in kinds], settled=settled,
                      kernel_error=kernel_error, shape=shape, coordinate=coordinate,
                      tail_steps=w, turn_fraction=turns, net_over_path=net_path,
-                     late_over_early_step=late_early)
+                     late_over_early_step=late_early, jump_step=jump_step,
+                     jump_param=jump_param, plateau=plateau)
+
+
+def _scaled(problem: Problem) -> NDArray[np.bool_]:
+    """The learned parameters with a scale (not the angles theta and psi)."""
+    return np.array([name not in ANGLES for name in problem.learn])
+
+
+def _jumps(d: Descents, target: Array, runs: NDArray[np.bool_]
+           ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Per run: the first step at which a scaled parameter changed by more than
+    ``JUMP_FACTOR`` times the larger of its size and the target's (-1 for none), and
+    which parameter."""
+    n_runs = d.n_runs
+    step, param = np.full(n_runs, -1, dtype=np.intp), np.full(n_runs, -1, dtype=np.intp)
+    scaled = np.flatnonzero(np.array([name not in ANGLES for name in d.names]))
+    if len(scaled) == 0 or len(d.loss) < 2:
+        return step, param
+    x = d.params[:, :, scaled]
+    with np.errstate(invalid="ignore", over="ignore"):
+        size = np.maximum(np.abs(x[:-1]), np.abs(target[scaled]))
+        ratio = np.abs(np.diff(x, axis=0)) / size  # (T, B, m)
+    big = np.nan_to_num(ratio, nan=0.0) >= JUMP_FACTOR
+    hit = big.any(axis=2)
+    found = runs & hit.any(axis=0)
+    first = np.argmax(hit, axis=0)
+    step[found] = first[found] + 1
+    param[found] = scaled[np.argmax(big[first[found], np.flatnonzero(found)], axis=1)]
+    return step, param
+
+
+def _sensitivity_ratio(problem: Problem, points: Array) -> Array:
+    """For each point: the smallest, over the scaled learned parameters, of
+    ``|p dK/dp|`` there over the same at the target (``inf`` when none is scaled)."""
+    scaled = _scaled(problem)
+    if not scaled.any():
+        return np.full(len(points), np.inf)
+    values = np.vstack([problem.target_vector()[None, :], points])
+    _, derivatives = problem.effective_kernels(values)
+    out = np.full(len(points), np.inf)
+    for j, name in enumerate(problem.learn):
+        if not scaled[j]:
+            continue
+        flat = derivatives[name].reshape(len(values), -1)
+        size = np.linalg.norm(flat, axis=1) * np.abs(values[:, j])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(size[0] > 0, size[1:] / size[0], np.inf)
+        out = np.minimum(out, ratio)
+    return out
 
 
 def _crawling(d: Descents, runs: NDArray[np.intp]) -> NDArray[np.bool_]:
@@ -232,179 +301,3 @@ def loss_jumps(loss: Array, factor: float = 2.0) -> NDArray[np.intp]:
     finite = np.where(np.isfinite(loss), loss, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.flatnonzero(finite[1:] > factor * np.abs(finite[:-1]) + 1e-300) + 1
-
-
-# -- one run: the verdict with its message and evidence ----------------------------------
-
-def classify(trajectory: Trajectory, engine: Engine) -> Verdict:
-    """Decide what a run did (:func:`judge` on a batch of one), with the evidence.
-
-    Parameters
-    ----------
-    trajectory : Trajectory
-        The run.
-    engine : Engine
-        Evaluates the loss near the end of the run (to tell a minimum from a maximum,
-        and to find the minimum a cycle surrounds).
-    """
-    verdict = judge(trajectory.as_descents(), engine)
-    kind = verdict.kinds[0]
-    if kind == "diverged":
-        return _diverged(trajectory)
-    if verdict.settled[0]:
-        return _settled(trajectory, engine, kind, float(verdict.kernel_error[0]),
-                        verdict.shape[0])
-    return _moving(trajectory, engine, kind, verdict)
-
-
-def _describe(names: tuple[str, ...], values: Array) -> str:
-    return ", ".join(f"{n} = {v:.4f}" for n, v in zip(names, values))
-
-
-def _diverged(t: Trajectory) -> Verdict:
-    step = t.stopped_at
-    assert step is not None
-    row = t.params[step]
-    what = ("a parameter left [-1e6, 1e6]" if np.all(np.isfinite(row))
-            and np.any(np.abs(row) > BOUND) else "the loss, gradient or a parameter became "
-            "NaN or infinite")
-    return Verdict("diverged", f"Diverged at step {step}: {what}.",
-                   {"step": step, "last_finite_loss": _last_finite(t.loss[:step + 1])})
-
-
-def _last_finite(values: Array) -> float | None:
-    finite = values[np.isfinite(values)]
-    return float(finite[-1]) if len(finite) else None
-
-
-def _settled(t: Trajectory, engine: Engine, kind: str, kerr: float,
-             shape: str | None) -> Verdict:
-    problem = engine.problem
-    final = t.params[-1]
-    grad_norm = float(np.linalg.norm(t.grads[-1]))
-    evidence: dict[str, Any] = {"final": dict(zip(t.names, map(float, final))),
-                                "final_loss": float(t.loss[-1]), "final_grad_norm": grad_norm,
-                                "kernel_error": kerr}
-    if kind == "converged":
-        return Verdict(kind, f"Converged to the target (kernel error {kerr:.1e}).", evidence)
-    if kind == "converged-equivalent":
-        offset = final - problem.target_vector()
-        evidence["offset_from_target"] = dict(zip(t.names, map(float, offset)))
-        return Verdict(kind,
-                       "Converged to parameters that give the target's kernel "
-                       f"({_describe(t.names, final)}{_multiples_of_pi(t.names, offset)}; "
-                       f"kernel error {kerr:.1e}): the optimum, at an angle equivalent to "
-                       "the target.", evidence)
-    if kind == "not-converged":
-        step = float(t.step_sizes()[-1])
-        evidence["final_step"] = step
-        return Verdict(kind,
-                       f"Still descending, by tiny steps ({step:.2e} per update, gradient norm "
-                       f"{grad_norm:.3g} at {_describe(t.names, final)}): the learning rate is "
-                       "too small to get anywhere in this many steps.", evidence)
-    evidence["shape"] = shape
-    if kind == "local-minimum":
-        return Verdict(kind,
-                       f"Settled in a local minimum that is not the target's "
-                       f"({_describe(t.names, final)}, loss {t.loss[-1]:.4g}; kernel error "
-                       f"{kerr:.2f}).", evidence)
-    return Verdict(kind,
-                   f"Stalled at a {shape} ({_describe(t.names, final)}, loss {t.loss[-1]:.4g}, "
-                   f"gradient norm {grad_norm:.2e}): the updates vanished where the loss is "
-                   "not minimal.", evidence)
-
-
-def _multiples_of_pi(names: tuple[str, ...], offset: Array) -> str:
-    """`` = target - 1 pi`` for theta when the offset is a multiple of pi."""
-    if "theta" not in names:
-        return ""
-    k = offset[names.index("theta")] / np.pi
-    if abs(k - round(k)) > 1e-3 or round(k) == 0:
-        return ""
-    return f" = target {'+' if k > 0 else '-'} {abs(round(k))} pi"
-
-
-def _moving(t: Trajectory, engine: Engine, kind: str, verdict: Judgement) -> Verdict:
-    w = verdict.tail_steps
-    j = int(verdict.coordinate[0])
-    x = t.params[-(w + 1):, j]
-    evidence: dict[str, Any] = {
-        "tail_steps": w, "coordinate": t.names[j],
-        "turn_fraction": float(verdict.turn_fraction[0]),
-        "net_over_path": float(verdict.net_over_path[0]),
-        "late_over_early_step": float(verdict.late_over_early_step[0]),
-        "tail_loss_min": float(t.loss[-(w + 1):].min()),
-        "tail_loss_max": float(t.loss[-(w + 1):].max()),
-        "loss_jumps": len(loss_jumps(t.loss)),
-    }
-    if kind == "not-converged":
-        oscillating = (evidence["turn_fraction"] >= 0.05
-                       and evidence["net_over_path"] < 0.5)
-        what = "oscillating with shrinking steps" if oscillating else "moving steadily"
-        evidence["final_step"] = float(t.step_sizes()[-1])
-        return Verdict(kind,
-                       f"Still {what} when the steps ran out (last step "
-                       f"{evidence['final_step']:.2e}, {_describe(t.names, t.params[-1])}); "
-                       "more steps may settle it.", evidence)
-    period = _period(x)
-    points = x[-period:] if period else x
-    amplitude = float((points.max() - points.min()) / 2)
-    centre = float(points.mean())
-    if t.names[j] == "theta" and np.ptp(x) > engine.problem.theta_period / 2:
-        evidence.update({"period": period, "amplitude": amplitude, "centre": centre,
-                         "across_basins": True})
-        return Verdict("cycling",
-                       f"Cycling across basins: the iterate is thrown over more than half "
-                       f"the period (amplitude {amplitude:.3g} rad); the loss jumps between "
-                       f"{evidence['tail_loss_min']:.3g} and {evidence['tail_loss_max']:.3g} "
-                       "and no minimum holds it.", evidence)
-    minimum = _surrounded_minimum(engine, t.params[-1], j, float(x.min()), float(x.max()))
-    evidence.update({"period": period, "amplitude": amplitude, "centre": centre,
-                     "across_basins": False, **minimum})
-    cycle = f"a limit cycle of period {period}" if period else "an irregular bounded oscillation"
-    around = (f"around the minimum at {t.names[j]} = {minimum['minimum']:.4f}"
-              + (" (the target)" if minimum["minimum_is_exact_target"] else
-                 " (equivalent to the target)" if minimum["minimum_is_target"] else
-                 " (not the target's)"))
-    message = (f"Cycling: {cycle} with amplitude {amplitude:.3g} {around}; the loss jumps "
-               f"between {evidence['tail_loss_min']:.3g} and {evidence['tail_loss_max']:.3g} "
-               "and never settles.")
-    return Verdict("cycling", message, evidence)
-
-
-def _period(x: Array) -> int | None:
-    swing = float(x.max() - x.min())
-    if swing == 0:
-        return None
-    for k in range(2, PERIOD_MAX + 1):
-        if len(x) > 2 * k and np.median(np.abs(x[k:] - x[:-k])) < PERIOD_RTOL * swing:
-            return k
-    return None
-
-
-def _surrounded_minimum(engine: Engine, final: Array, j: int, low: float,
-                        high: float) -> dict[str, Any]:
-    """The lowest loss along coordinate ``j`` over the cycle's span."""
-    grid = np.linspace(low, high, 257)
-    probes = np.repeat(final[None, :], len(grid), axis=0)
-    probes[:, j] = grid
-    values = engine.loss(probes)
-    i = int(np.argmin(values))
-    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
-    best, best_value = grid[i], float(values[i])
-    if hi > lo:
-        def along(v: float) -> float:
-            p = final.copy()
-            p[j] = v
-            return float(engine.loss(p[None, :])[0])
-
-        x, fx = golden_minimum(along, float(lo), float(hi), xtol=1e-10)
-        if fx <= best_value:
-            best, best_value = x, fx
-    point = final.copy()
-    point[j] = best
-    problem = engine.problem
-    equivalent = bool(problem.gives_target_kernel(point[None, :])[0])
-    exact = equivalent and float(np.max(np.abs(point - problem.target_vector()))) < PARAM_ATOL
-    return {"minimum": float(best), "minimum_loss": best_value,
-            "minimum_is_target": equivalent, "minimum_is_exact_target": exact}

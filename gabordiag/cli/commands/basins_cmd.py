@@ -69,6 +69,6 @@ def basins_command(
         assert result.landscape is not None
         save_figure(basins_figure(result, result.landscape), plot)
     if json_output:
-        print_json(result.to_dict())
+        print_json(result.to_dict(), study.warnings)
         return
     render_basins(result)

@@ -8,7 +8,7 @@ import typer
 from ..app import app
 from ..common import progress_bar
 from ..options import json_flag
-from ..render import print_json
+from ..render import print_json, print_warning
 
 
 @app.command("check")
@@ -35,12 +35,14 @@ def check_command(
     files = collect_files(paths)
     with progress_bar(len(files), "check", enabled=not json_output, min_total=2) as advance:
         report = run_checks(files, progress=advance)
+    for warning in report.warnings:
+        print_warning(warning)
     if junit is not None:
         from ...viz.junit import to_junit
 
         write_text_atomic(junit, to_junit(report.files, report.seconds))
     if json_output:
-        print_json(report.to_dict())
+        print_json(report.to_dict(), report.warnings)
     else:
         render_checks(report)
     if not report.passed:

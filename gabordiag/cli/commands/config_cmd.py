@@ -7,6 +7,7 @@ import typer
 
 from ..app import app
 from ..options import with_experiment_options
+from ..render import print_warning
 
 config_app = typer.Typer(help="Inspect experiment configurations.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -22,5 +23,7 @@ def show(experiment: dict[str, Any], config_path: Optional[Path]) -> None:
     from ...config.files import config_to_toml
     from ...config.resolve import resolve_config
 
-    config, _ = resolve_config(experiment, config_path)
+    config, source = resolve_config(experiment, config_path)
+    for warning in source.warnings:
+        print_warning(warning)
     typer.echo(config_to_toml(config), nl=False)

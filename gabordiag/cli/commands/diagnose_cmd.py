@@ -47,7 +47,7 @@ def diagnose_command(
     if report is not None:
         write_report(result, report)
     if json_output:
-        print_json(result.to_dict())
+        print_json(result.to_dict(), study.warnings)
         return
     render_diagnosis(result)
     if report is not None:

@@ -42,7 +42,7 @@ def gradcheck_command(
     result = run_gradcheck(study, random_points, seed=study.config.seed, eps=fd_step,
                            atol=atol, rtol=rtol)
     if json_output:
-        print_json(result.to_dict())
+        print_json(result.to_dict(), study.warnings)
     else:
         render_gradcheck(result)
     if not result.passed:

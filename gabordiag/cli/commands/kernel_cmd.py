@@ -36,6 +36,6 @@ def kernel_command(
 
         save_figure(kernel_figure(result.kernels), plot)
     if json_output:
-        print_json(result.to_dict())
+        print_json(result.to_dict(), study.warnings)
         return
     render_kernels(result, plotted=plot is not None)

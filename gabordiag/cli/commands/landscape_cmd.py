@@ -76,6 +76,6 @@ def landscape_command(
     if csv is not None:
         write_text_atomic(csv, result.to_csv())
     if json_output:
-        print_json(result.to_dict())
+        print_json(result.to_dict(), study.warnings)
         return
     render_landscape(result)

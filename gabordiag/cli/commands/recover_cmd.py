@@ -43,6 +43,6 @@ def recover_command(
     if csv is not None:
         write_text_atomic(csv, result.to_csv())
     if json_output:
-        print_json(result.to_dict())
+        print_json(result.to_dict(), study.warnings)
         return
     render_recover(result)

@@ -33,6 +33,6 @@ def remedies_command(
     with progress_bar(9, "remedies", enabled=not json_output, min_total=1) as advance:
         result = run_remedies(study, starts, progress=advance)
     if json_output:
-        print_json(result.to_dict())
+        print_json(result.to_dict(), study.warnings)
         return
     render_remedies(result)

@@ -23,8 +23,13 @@ def render_diagnosis(d: Diagnosis) -> None:
                      + (f"\n   [bold]fix:[/bold] {escape(f.fix)}" if f.fix else ""))
     out_console.print(Panel("\n".join(lines), title=f"Findings (verdict: {d.run.verdict.kind})",
                             expand=False))
-    answers = "\n".join(f"[bold]{q}?[/bold] {a}" for q, a in d.answers.items())
+    answers = "\n".join(f"[bold]{q}?[/bold] {escape(a)}" for q, a in d.answers.items())
     out_console.print(Panel(answers, title="Answers", expand=False))
+    if d.recipe:
+        steps = "\n".join(f"[bold]{i}.[/bold] {escape(step.command)}\n   [dim]shows:[/dim] "
+                          f"{escape(step.shows)}" for i, step in enumerate(d.recipe, start=1))
+        out_console.print(Panel(steps, title="How to debug it: the next commands",
+                                expand=False))
 
 
 def write_report(d: Diagnosis, directory: Path) -> None:

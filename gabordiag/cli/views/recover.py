@@ -25,14 +25,18 @@ def _angle(value: float) -> str:
     return f"{value:.4f} ({math.degrees(value):.1f}°)"
 
 
-def setup_panel(config: Config, engine: str, period: Optional[float], kernel: str) -> Panel:
+def setup_panel(config: Config, engine: str, period: Optional[float], kernel: str,
+                reason: str = "") -> Panel:
     """The experiment in one panel."""
     image = config.image if config.image not in ("pink", "white", "grating") else \
         f"{config.image} {config.size}x{config.size}, seed {config.seed}"
-    period_text = "n/a (psi is learned)" if period is None else \
-        ("pi (psi = 0 mod pi: g(theta + pi) = g(theta))" if period_label(period) == "pi"
-         else "2pi (your kernel's symmetry is not known)" if config.kernel
-         else "2pi (psi != 0 mod pi)")
+    if period is None:
+        period_text = "n/a (psi is learned)"
+    elif config.kernel:
+        period_text = f"{period_label(period)} ({reason})"
+    else:
+        period_text = ("pi (psi = 0 mod pi: g(theta + pi) = g(theta))"
+                       if period_label(period) == "pi" else "2pi (psi != 0 mod pi)")
     opt = config.optimizer_settings
     hyper = {"sgd": f"momentum {opt.momentum:g}, dampening {opt.dampening:g}, "
                     f"nesterov {'on' if opt.nesterov else 'off'}",
@@ -114,7 +118,8 @@ def trajectory_table(result: RecoverResult) -> Table:
 def render_recover(result: RecoverResult) -> None:
     """The setup, the trajectory table, gradient magnitudes and the verdict."""
     console = out_console
-    console.print(setup_panel(result.config, result.engine.name, result.period, result.kernel))
+    console.print(setup_panel(result.config, result.engine.name, result.period, result.kernel,
+                              result.period_reason))
     console.print(trajectory_table(result))
     g = result.gradient
     grad_lines = [f"at the start  {fmt(g['start'])}" if g["start"] is not None else "",
