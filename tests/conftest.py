@@ -4,12 +4,19 @@
 
 Test modules import the helpers with ``from conftest import ...``."""
 
+# ruff: noqa: E402 (the BLAS threads are set before numpy is imported)
 from __future__ import annotations
+
+import os
+
+# The command line runs BLAS on one thread (gabordiag.cli.main): the in-process tests
+# too, so that they see the same bits as a subprocess of the installed command.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_variable] = os.environ.get("GABORDIAG_BLAS_THREADS", "1")
 
 import contextlib
 import io
 import json
-import os
 import shutil
 import sys
 import time

@@ -209,19 +209,25 @@ def run_descents(engine: Engine, settings: OptimizerSettings, starts: Array, ste
         for t in range(steps + 1):
             value, grad = engine.loss_and_grad(values)
             params[t], loss[t], grads[t] = values, value, grad
-            bad = alive & ~(np.isfinite(value) & np.all(np.isfinite(grad), axis=1)
-                            & np.all(np.abs(values) <= BOUND, axis=1))
-            stopped[bad] = t
-            alive &= ~bad
+            healthy = (np.isfinite(value).all() and np.isfinite(grad).all()
+                       and np.abs(values).max() <= BOUND)
+            if not healthy:  # mark the runs that stop here; the rest go on
+                bad = alive & ~(np.isfinite(value) & np.all(np.isfinite(grad), axis=1)
+                                & np.all(np.abs(values) <= BOUND, axis=1))
+                stopped[bad] = t
+                alive &= ~bad
             if t == steps or not alive.any():
                 break
-            # stopped runs keep stepping on finite placeholders; their rows are not read
-            live = alive[:, None]
-            inner_grad = param.gradient(x, np.where(live, grad, 0.0))
             rate = rates if schedule is None else np.asarray(rates) * schedule(t)
-            x = param.project(optimizer.step(np.where(live, x, placeholder),
-                                             np.where(live, inner_grad, 0.0), rate))
-            values = param.values(x, np.where(live, values, 0.0))
+            if alive.all():
+                x = param.project(optimizer.step(x, param.gradient(x, grad), rate))
+                values = param.values(x, values)
+            else:  # stopped runs keep stepping on finite placeholders; not read
+                live = alive[:, None]
+                inner_grad = param.gradient(x, np.where(live, grad, 0.0))
+                x = param.project(optimizer.step(np.where(live, x, placeholder),
+                                                 np.where(live, inner_grad, 0.0), rate))
+                values = param.values(x, np.where(live, values, 0.0))
             if progress is not None:
                 progress(t + 1)
     return Descents(engine.problem.learn, params, loss, grads, stopped)
