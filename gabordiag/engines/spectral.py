@@ -30,7 +30,6 @@ from ..core.problem import Problem
 from ..errors import LimitError
 from .quadratic import QuadraticEngine
 from .series import (
-    TRIM,
     Series,
     one_minus_cos,
     product_rule,
@@ -48,8 +47,6 @@ ComplexArray = NDArray[np.complex128]
 _TAIL_TOL = 1e-13  # the coefficient tail must fall below this fraction of the largest
 _FIRST_SAMPLES = 256
 _MAX_SAMPLES = 8192
-_ON_CIRCLE = 1e-6  # companion roots this close to |z| = 1 are candidate real roots
-_ROOT_TOL = 1e-10  # |m'| at an accepted root, relative to the largest |m'|
 
 
 class SpectralEngine:
@@ -270,12 +267,18 @@ class SpectralEngine:
     def stationary_angles(self) -> Array:
         """The angles of every stationary point of the MSE over one period, sorted.
 
-        The roots of ``m'`` are the eigenvalues on the unit circle of the companion
-        matrix of ``z^N m'(z)`` (``z = e^{i omega delta}``), polished by Newton steps
-        on the series; a sign-change scan of ``m'`` on a grid much finer than the
-        highest mode catches, by bracketing, any simple root the eigenvalues may have
-        blurred. The target is one of them (``mse == 0``). A flat landscape (``m``
-        constant) has no isolated stationary points: the result is empty.
+        The roots of ``f = m'`` by exclusion: ``f`` is a trigonometric polynomial, so
+        ``|f'| <= L = sum_n (n omega)^2 |c_n|`` everywhere (``c_n`` the MSE's
+        coefficients). An interval ``[a, b]`` with ``|f(a)| + |f(b)| > L (b - a)``
+        cannot hold a root (a root at ``x`` would need ``|f(a)| <= L (x - a)`` and
+        ``|f(b)| <= L (b - x)``), allowing for the rounding of the evaluations. Every
+        interval of a grid of ``8 N`` points is either excluded, or brackets a sign
+        change (refined by bisection to rounding), or is halved and tested again; so
+        no root is missed, simple or multiple (an interval that cannot be excluded
+        down to ``1e-13`` of the period while ``|f|`` is at the rounding level there
+        is a double root). The cost is ``O(N)`` evaluations of ``O(N)`` each, plus a
+        few per root. The target is one of them (``mse == 0``). A flat landscape
+        (``m`` constant) has no isolated stationary points: the result is empty.
 
         Returns
         -------
@@ -283,67 +286,57 @@ class SpectralEngine:
             Angles in ``[0, period)``; the MSE's stationary points are those of every
             loss in the MSE family.
         """
-        coefficients = 1j * self.omega * np.arange(-self.n_modes, self.n_modes + 1)
-        coefficients = coefficients * self._mse_two_sided()
-        grid = self._grid(max(1024, 32 * self.n_modes))
-        _, dm_grid, _ = self.mse_derivatives(grid)
-        scale = float(np.max(np.abs(dm_grid)))
-        if scale == 0.0:
+        c = self._mse_two_sided()
+        w = self.omega * np.abs(np.arange(-self.n_modes, self.n_modes + 1))
+        magnitude = np.abs(c)
+        bound = float(np.sum(w * magnitude))  # |f| <= bound
+        lipschitz = float(np.sum(w * w * magnitude))  # |f'| <= lipschitz
+        if bound == 0.0:
             return np.empty(0)
-        candidates = np.concatenate([
-            self._companion_roots(coefficients),
-            self._bracketed_roots(grid, dm_grid),
-            [self.center],
-        ])
-        roots = self._polish(candidates)
-        _, dm, _ = self.mse_derivatives(roots)
-        roots = roots[np.abs(dm) <= _ROOT_TOL * scale]
-        return self._unique(roots)
+        noise = 1e3 * np.finfo(float).eps * bound  # rounding of one evaluation of f
+
+        def slope(theta: Array) -> Array:
+            return self.mse_derivatives(theta, order=1)[1]
+
+        size = max(64, 8 * self.n_modes)
+        a = self._grid(size)
+        fa = slope(a)
+        b, fb = a + self.period / size, np.roll(fa, -1)
+        roots: list[Array] = [a[fa == 0]]
+        brackets: list[tuple[Array, Array, Array]] = []
+        while len(a):
+            change = np.sign(fa) * np.sign(fb) < 0
+            brackets.append((a[change], b[change], fa[change]))
+            open_ = (~change & (fa != 0) & (fb != 0)
+                     & (np.abs(fa) + np.abs(fb) <= lipschitz * (b - a) + 2 * noise))
+            a, b, fa, fb = a[open_], b[open_], fa[open_], fb[open_]
+            tiny = (b - a) < 1e-13 * self.period
+            flat = tiny & (np.minimum(np.abs(fa), np.abs(fb)) <= 2 * noise)
+            roots.append(0.5 * (a[flat] + b[flat]))  # a double root
+            a, b, fa, fb = a[~tiny], b[~tiny], fa[~tiny], fb[~tiny]
+            middle = 0.5 * (a + b)
+            fm = slope(middle)
+            a, b = np.concatenate([a, middle]), np.concatenate([middle, b])
+            fa, fb = np.concatenate([fa, fm]), np.concatenate([fm, fb])
+            roots.append(middle[fm == 0])
+        for low, high, f_low in brackets:
+            roots.append(self._bisect(low, high, f_low))
+        return self._unique(np.concatenate(roots))
 
     def _grid(self, size: int) -> Array:
         return self.center + np.arange(size, dtype=np.float64) * (self.period / size)
 
-    def _companion_roots(self, coefficients: ComplexArray) -> Array:
-        largest = np.max(np.abs(coefficients))
-        keep = np.nonzero(np.abs(coefficients) > TRIM * largest)[0]
-        n_max = (len(coefficients) - 1) // 2
-        width = int(np.max(np.abs(keep - n_max)))
-        trimmed = coefficients[n_max - width:n_max + width + 1]
-        if width == 0:
-            return np.empty(0)
-        roots = np.roots(trimmed[::-1])  # highest power first
-        on_circle = roots[np.abs(np.abs(roots) - 1) < _ON_CIRCLE]
-        return self.center + np.angle(on_circle) / self.omega
-
-    def _bracketed_roots(self, grid: Array, dm: Array) -> Array:
-        """Roots of ``m'`` in every grid interval where it changes sign (bisection)."""
-        right_dm = np.roll(dm, -1)
-        change = np.nonzero(np.sign(dm) * np.sign(right_dm) < 0)[0]
-        lo = grid[change]
-        hi = lo + self.period / len(grid)
-        f_lo = dm[change]
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            _, f_mid, _ = self.mse_derivatives(mid)
-            same = np.sign(f_mid) == np.sign(f_lo)
-            lo, f_lo = np.where(same, mid, lo), np.where(same, f_mid, f_lo)
-            hi = np.where(same, hi, mid)
-        return 0.5 * (lo + hi)
-
-    def _polish(self, roots: Array, steps: int = 20) -> Array:
-        """Safeguarded Newton steps on ``m'``: a step is kept only if ``|m'|`` drops."""
-        theta = roots.copy()
-        _, dm, d2m = self.mse_derivatives(theta)
-        limit = self.period / (16 * max(self.n_modes, 1))
-        for _ in range(steps):
-            with np.errstate(divide="ignore", invalid="ignore"):
-                step = np.where(d2m != 0, dm / d2m, 0.0)
-            trial = theta - np.clip(step, -limit, limit)
-            _, dm_t, d2m_t = self.mse_derivatives(trial)
-            better = np.abs(dm_t) < np.abs(dm)
-            theta = np.where(better, trial, theta)
-            dm, d2m = np.where(better, dm_t, dm), np.where(better, d2m_t, d2m)
-        return theta
+    def _bisect(self, low: Array, high: Array, f_low: Array) -> Array:
+        """Roots of ``m'`` in brackets where it changes sign, to rounding (vectorised)."""
+        for _ in range(64):
+            middle = 0.5 * (low + high)
+            if np.all((middle <= low) | (middle >= high)):
+                break
+            f_middle = self.mse_derivatives(middle, order=1)[1]
+            same = np.sign(f_middle) == np.sign(f_low)
+            low, f_low = np.where(same, middle, low), np.where(same, f_middle, f_low)
+            high = np.where(same, high, middle)
+        return 0.5 * (low + high)
 
     def _unique(self, roots: Array) -> Array:
         """Sorted angles in ``[0, period)``, merged when closer than ``1e-9 period``.
