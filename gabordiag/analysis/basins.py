@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..config.choices import RECOVERED, VERDICTS
-from ..config.model import Config
+from ..config.model import Config, OptimizerSettings
 from ..descent.runner import Descents, run_descents
 from ..descent.verdicts import judge, steps_to_settle
 from ..engines.base import Engine
@@ -134,6 +134,20 @@ def start_grid(study: Study, n: int) -> Array:
     return study.config.target_theta - period / 2 + period * (np.arange(n) + 0.25) / n
 
 
+def sweep(study: Study, grid: Array, settings: OptimizerSettings | None = None,
+          loss: str | None = None, progress: Callable[[int], None] | None = None
+          ) -> tuple[Descents, Engine]:
+    """Descents of the study's problem (or another loss) from every angle of ``grid``,
+    run once per study: ``basins`` and ``remedies`` in one ``diagnose`` share them."""
+    config = study.config
+    settings = settings or config.optimizer_settings
+    engine = study.engine(loss=loss, evaluations=len(grid) * config.steps)
+    key = ("sweep", engine.problem.loss.name, settings, grid.tobytes(), config.steps)
+    descents = study.memo(key, lambda: run_descents(engine, settings, grid[:, None],
+                                                    config.steps, progress=progress))
+    return descents, engine
+
+
 def check_sweep(study: Study, starts: int, cases: int, command: str = "basins") -> None:
     """Refuse, before any work, a sweep this tool should not start."""
     config = study.config
@@ -184,8 +198,6 @@ def run_basins(study: Study, starts: int = 360, lrs: list[float] | None = None,
     done = 0
     for loss in losses:
         study.require_effect()  # a sweep over angles that do nothing would "recover" 100%
-        engine = study.engine(loss=loss, evaluations=starts * config.steps)
-        result.engines[loss] = engine.name
         for optimizer in optimizers:
             for lr in lrs:
                 settings = replace(config.optimizer_settings, name=optimizer, lr=lr)
@@ -194,8 +206,8 @@ def run_basins(study: Study, starts: int = 360, lrs: list[float] | None = None,
                     if progress is not None:
                         progress(offset + step)
 
-                descents = run_descents(engine, settings, grid[:, None], config.steps,
-                                        progress=advance)
+                descents, engine = sweep(study, grid, settings, loss, advance)
+                result.engines[loss] = engine.name
                 final = [float(v) if math.isfinite(v) else None
                          for v in descents.final()[:, 0]]
                 result.cases.append(BasinCase(loss, optimizer, lr,

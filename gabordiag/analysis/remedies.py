@@ -21,7 +21,7 @@ from ..config.model import Config
 from ..core.kernel import period_label
 from ..descent.runner import Descents, UnitVector, run_descents
 from ..descent.verdicts import steps_to_settle
-from .basins import Outcomes, check_sweep, judge_runs, start_grid
+from .basins import Outcomes, check_sweep, judge_runs, start_grid, sweep
 from .landscape import theta_landscape
 from .stability import stability
 from .study import Study
@@ -103,6 +103,8 @@ class RemediesResult:
 
 def _plain(study: Study, starts: Array, schedule: Callable[[int], float] | None = None
            ) -> Outcomes:
+    if schedule is None:  # the same runs as a basins sweep of the study: shared
+        return judge_runs(*sweep(study, starts))
     config = study.config
     engine = study.engine(evaluations=len(starts) * config.steps)
     descents = run_descents(engine, config.optimizer_settings, starts[:, None], config.steps,
@@ -112,17 +114,28 @@ def _plain(study: Study, starts: Array, schedule: Callable[[int], float] | None 
 
 def _multi_start(study: Study, starts: Array, bank: int) -> Outcomes:
     """A bank of ``bank`` angles around each start (evenly over the period); keep the run
-    with the lowest final loss."""
+    with the lowest final loss.
+
+    When the starts are the evenly spaced grid of the sweep and ``bank`` divides their
+    number, the bank's angles are angles of the grid (modulo the period, the same
+    kernel): the sweep's own runs serve, and nothing is run again."""
     config = study.config
     period = study.period or 2 * math.pi
-    offsets = period * np.arange(bank) / bank
-    grid = (starts[:, None] + offsets[None, :]).ravel()
-    engine = study.engine(evaluations=len(grid) * config.steps)
-    descents = run_descents(engine, config.optimizer_settings, grid[:, None], config.steps)
+    n = len(starts)
+    if n % bank == 0 and np.array_equal(starts, start_grid(study, n)):
+        descents, engine = sweep(study, starts)
+        members = (np.arange(n)[:, None] + (n // bank) * np.arange(bank)[None, :]) % n
+    else:
+        offsets = period * np.arange(bank) / bank
+        grid = (starts[:, None] + offsets[None, :]).ravel()
+        engine = study.engine(evaluations=len(grid) * config.steps)
+        descents = run_descents(engine, config.optimizer_settings, grid[:, None],
+                                config.steps)
+        members = np.arange(n * bank).reshape(n, bank)
     rows = np.where(descents.stopped_at < 0, len(descents.loss) - 1, 0)
     finals = np.where(descents.stopped_at < 0,
                       descents.loss[rows, np.arange(descents.n_runs)], np.inf)
-    best = np.arange(len(starts)) * bank + np.argmin(finals.reshape(len(starts), bank), axis=1)
+    best = members[np.arange(n), np.argmin(finals[members], axis=1)]
     chosen = Descents(descents.names, descents.params[:, best], descents.loss[:, best],
                       descents.grads[:, best], descents.stopped_at[best])
     return judge_runs(chosen, engine)
