@@ -1,4 +1,4 @@
-"""``gradcheck`` (issue 6), ``--kernel`` / ``--derivative`` and ``diagnose_mismatch``.
+"""``gradcheck`` (issue 6), ``--kernel`` / ``--derivative`` and ``mismatch_explanations``.
 
 The user code is a module written into ``tmp_path`` by the tests: DESIGN.md's kernel
 and its derivatives written out with numpy (d g / d theta = y' dg/dx' - x' dg/dy'),
@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from conftest import ERROR_PREFIX, invoke
 
-from gabordiag.analysis.gradcheck import SCHEMA, diagnose_mismatch
+from gabordiag.analysis.gradcheck import SCHEMA, mismatch_explanations
 from gabordiag.config.choices import PARAM_NAMES
 from gabordiag.core.kernel import gabor_kernel
 
@@ -419,7 +419,7 @@ def test_error_user_function_that_raises(capsys: pytest.CaptureFixture[str], use
                        option)
 
 
-# -- diagnose_mismatch on synthetic arrays --------------------------------------------------------
+# -- mismatch_explanations on synthetic arrays ----------------------------------------------
 
 @pytest.fixture
 def reference() -> np.ndarray:
@@ -457,5 +457,12 @@ def test_mismatch_mirrored(reference: np.ndarray) -> None:
 def test_mismatch_none_for_noise_and_for_the_right_answer(reference: np.ndarray) -> None:
     noise = np.random.default_rng(4).standard_normal(reference.shape)
     assert diagnose_mismatch(noise, reference) is None
+    assert mismatch_explanations(noise, reference) == []
     assert diagnose_mismatch(reference + 0.3 * noise, reference) is None
     assert diagnose_mismatch(np.zeros_like(reference), np.zeros_like(reference)) is None
+
+
+def diagnose_mismatch(analytic: np.ndarray, reference: np.ndarray) -> str | None:
+    """The first explanation, or None."""
+    found = mismatch_explanations(analytic, reference)
+    return found[0] if found else None

@@ -23,8 +23,8 @@ from ..engines.direct import DirectEngine
 from .study import Study
 from .usercode import KernelComparison, compare_with_builtin
 
-__all__ = ["DEFINITIONS", "SCHEMA", "DerivativeCheck", "GradcheckResult", "diagnose_mismatch",
-           "mismatch_explanations", "run_gradcheck"]
+__all__ = ["DEFINITIONS", "SCHEMA", "DerivativeCheck", "GradcheckResult", "mismatch_explanations",
+           "run_gradcheck"]
 
 SCHEMA = "gabordiag.gradcheck/1"
 # The error figures, in the words the output and the README use.
@@ -165,13 +165,6 @@ def mismatch_explanations(analytic: Array, reference: Array, tol: float = 1e-3
                 found.append(f"wrong centre: the derivative is the right one shifted by "
                              f"{dy} row(s) and {dx} column(s) (c = ksize // 2?)")
     return found
-
-
-def diagnose_mismatch(analytic: Array, reference: Array, tol: float = 1e-3) -> str | None:
-    """The first recognisable distortion (see :func:`mismatch_explanations`), or
-    ``None`` when it is none of them."""
-    found = mismatch_explanations(analytic, reference, tol)
-    return found[0] if found else None
 
 
 def run_gradcheck(study: Study, n_random: int = 5, seed: int = 0, eps: float = 1e-6,
