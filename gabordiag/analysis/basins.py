@@ -21,8 +21,8 @@ from ..errors import ConfigError, LimitError
 from .landscape import Landscape, theta_landscape
 from .study import Study
 
-__all__ = ["MAX_RUN_STEPS", "SCHEMA", "BasinCase", "BasinsResult", "Outcomes", "judge_runs",
-           "run_basins", "start_grid"]
+__all__ = ["MAX_RUN_STEPS", "SCHEMA", "BasinCase", "BasinsResult", "Outcomes", "ViaOutcomes",
+           "judge_runs", "run_basins", "start_grid", "sweep"]
 
 SCHEMA = "gabordiag.basins/1"
 MAX_RUN_STEPS = 50_000_000  # starts x cases x steps
@@ -65,6 +65,37 @@ class Outcomes:
         return float(np.median(steps)) if steps else None
 
 
+class ViaOutcomes:
+    """The figures of a set of runs, read from its :class:`Outcomes` (``self.outcomes``)."""
+
+    outcomes: Outcomes
+
+    @property
+    def kinds(self) -> list[str]:
+        """The verdict kind of each start."""
+        return self.outcomes.kinds
+
+    @property
+    def steps_to_converge(self) -> list[int | None]:
+        """Steps to settle of each start that recovered (``None`` for the others)."""
+        return self.outcomes.steps_to_converge
+
+    @property
+    def fractions(self) -> dict[str, float]:
+        """Share of starts per verdict kind."""
+        return self.outcomes.fractions
+
+    @property
+    def success_rate(self) -> float:
+        """Share of starts that moved to the target's kernel."""
+        return self.outcomes.success_rate
+
+    @property
+    def median_steps(self) -> float | None:
+        """Median steps to converge over the runs that converged."""
+        return self.outcomes.median_steps
+
+
 def judge_runs(descents: Descents, engine: Engine) -> Outcomes:
     """The verdict of every run of a batch, judged at once, the steps to settle of
     those that recovered, and the runs that started on the answer."""
@@ -76,7 +107,7 @@ def judge_runs(descents: Descents, engine: Engine) -> Outcomes:
 
 
 @dataclass
-class BasinCase:
+class BasinCase(ViaOutcomes):
     """The outcome of every start for one (loss, optimizer, lr)."""
 
     loss: str
@@ -84,16 +115,6 @@ class BasinCase:
     lr: float
     outcomes: Outcomes
     final: list[float | None]
-
-    @property
-    def kinds(self) -> list[str]:
-        """The verdict kind of each start."""
-        return self.outcomes.kinds
-
-    @property
-    def steps_to_converge(self) -> list[int | None]:
-        """Steps to settle of each start that recovered (``None`` for the others)."""
-        return self.outcomes.steps_to_converge
 
     def summary(self) -> dict[str, Any]:
         """Fraction of starts per verdict, success rate and median steps to converge."""

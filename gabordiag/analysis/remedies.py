@@ -21,7 +21,7 @@ from ..config.model import Config
 from ..core.kernel import period_label
 from ..descent.runner import Descents, UnitVector, run_descents
 from ..descent.verdicts import steps_to_settle
-from .basins import Outcomes, check_sweep, judge_runs, start_grid, sweep
+from .basins import Outcomes, ViaOutcomes, check_sweep, judge_runs, start_grid, sweep
 from .landscape import theta_landscape
 from .stability import stability
 from .study import Study
@@ -35,7 +35,7 @@ FAILURES = ("cycling", "local-minimum", "stalled", "diverged", "not-converged")
 
 
 @dataclass
-class RemedyOutcome:
+class RemedyOutcome(ViaOutcomes):
     """What a remedy did over the starts."""
 
     id: str
@@ -46,31 +46,6 @@ class RemedyOutcome:
     removes: list[str] = field(default_factory=list)
     leaves: list[str] = field(default_factory=list)
     config: dict[str, Any] | None = None  # the config fields it sets, when that is all
-
-    @property
-    def kinds(self) -> list[str]:
-        """The verdict kind of each start."""
-        return self.outcomes.kinds
-
-    @property
-    def steps_to_converge(self) -> list[int | None]:
-        """Steps to settle of each start that recovered (``None`` for the others)."""
-        return self.outcomes.steps_to_converge
-
-    @property
-    def fractions(self) -> dict[str, float]:
-        """Share of starts per verdict kind."""
-        return self.outcomes.fractions
-
-    @property
-    def success_rate(self) -> float:
-        """Share of starts that recovered the target's kernel."""
-        return self.outcomes.success_rate
-
-    @property
-    def median_steps(self) -> float | None:
-        """Median steps to converge over the runs that converged."""
-        return self.outcomes.median_steps
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, JSON-ready."""
