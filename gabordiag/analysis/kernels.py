@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from ..config.model import Config
 from .study import Study
 
-__all__ = ["SCHEMA", "KernelsResult", "run_kernels"]
+__all__ = ["SCHEMA", "DerivativeMap", "KernelsResult", "derivative_maps", "run_kernels"]
 
 SCHEMA = "gabordiag.kernel/1"
 Array = NDArray[np.float64]
@@ -58,3 +58,41 @@ def run_kernels(study: Study) -> KernelsResult:
     else:
         source += ", analytic derivatives"
     return KernelsResult(config, kernels, source)
+
+
+@dataclass
+class DerivativeMap:
+    """One kernel derivative at one point: analytic (or the user's) and central
+    differences, for a mismatch map."""
+
+    param: str
+    point: dict[str, float]
+    analytic: Array
+    numeric: Array
+    passed: bool
+
+    @property
+    def difference(self) -> Array:
+        """``analytic - numeric``, pixel by pixel."""
+        return self.analytic - self.numeric
+
+
+def derivative_maps(study: Study, result: Any) -> list[DerivativeMap]:
+    """For each kernel derivative a gradcheck compared (``result``: a
+    :class:`~gabordiag.analysis.gradcheck.GradcheckResult`): the derivative and its
+    central difference at the first point where it failed (at the start when it passed).
+    """
+    problem = study.problem()
+    maps = []
+    for check in result.checks:
+        if check.what != "kernel":
+            continue
+        point = check.failing_points[0] if check.failing_points else result.points[0]
+        name = check.param
+        _, derivatives = problem.kernels(point, (name,))
+        plus, _ = problem.kernels({**point, name: point[name] + result.eps})
+        minus, _ = problem.kernels({**point, name: point[name] - result.eps})
+        maps.append(DerivativeMap(name, dict(point), np.asarray(derivatives[name]),
+                                  np.asarray((plus - minus) / (2 * result.eps)),
+                                  check.passed))
+    return maps

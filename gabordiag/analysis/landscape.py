@@ -213,8 +213,8 @@ def run_landscape(study: Study, param: str = "theta", param2: str | None = None,
     """The landscape of an experiment over ``param`` (and ``param2``).
 
     The other parameters stay at the target's values; the loss, image, layer and
-    engine are the config's. ``trajectory`` adds the configured descent (one-parameter
-    landscapes of a learned parameter only).
+    engine are the config's. ``trajectory`` adds the configured descent (when ``param``,
+    or ``param2`` of a 2-D landscape, is learned).
 
     Examples
     --------
@@ -235,8 +235,10 @@ def run_landscape(study: Study, param: str = "theta", param2: str | None = None,
         land2 = compute_landscape_2d(study, (param, param2), (span, span2),
                                      points or DEFAULT_POINTS_2D)
         name = study.engine(learn=(param, param2), evaluations=n_total).name
+        learned = {param, param2} & set(study.config.learn)
+        run = recover(study).trajectory if trajectory and learned else None
         return LandscapeResult(study.config, name, study.kernel_description(name),
-                               landscape_2d=land2)
+                               landscape_2d=land2, trajectory=run)
     if span is None and param == "theta":
         land = theta_landscape(study) if points in (None, DEFAULT_POINTS) else \
             compute_landscape(study, param, None, points or DEFAULT_POINTS)

@@ -18,7 +18,7 @@ from ..engines.choice import estimated_seconds
 from .stability import stability
 from .study import Study
 
-__all__ = ["SCHEMA", "RecoverResult", "recover", "theta_curve"]
+__all__ = ["SCHEMA", "RecoverResult", "recover", "theta_curve", "theta_profile"]
 
 SCHEMA = "gabordiag.recover/1"
 Array = NDArray[np.float64]
@@ -85,6 +85,18 @@ def theta_curve(result: RecoverResult, points: int = 721) -> tuple[Array, Array]
     probes = np.repeat(final[None, :], points, axis=0)
     probes[:, j] = grid
     return grid, result.engine.loss(probes)
+
+
+def theta_profile(result: RecoverResult, grid: Array) -> tuple[Array, Array]:
+    """Loss and d loss / d theta at ``grid`` (the other learned parameters at their final
+    values): the curve the iterates of a run move on, for drawing its mechanism."""
+    t = result.trajectory
+    j = t.names.index("theta")
+    final = t.params[-1] if np.all(np.isfinite(t.params[-1])) else t.params[0]
+    probes = np.repeat(final[None, :], len(grid), axis=0)
+    probes[:, j] = grid
+    loss, grad = result.engine.loss_and_grad(probes)
+    return loss, grad[:, j]
 
 
 def gradient_summary(study: Study, trajectory: Trajectory, verdict: Verdict

@@ -14,7 +14,7 @@ from .render import err_console, print_warning
 if TYPE_CHECKING:
     from ..analysis.study import Study
 
-__all__ = ["progress_bar", "study_of"]
+__all__ = ["progress_bar", "study_of", "write_figure", "write_table"]
 
 
 def study_of(experiment: dict[str, Any], config_path: Optional[Path]) -> Study:
@@ -58,3 +58,19 @@ def progress_bar(total: int, description: str, enabled: bool = True, min_total: 
                 last[0] = done
 
         yield advance_to
+
+
+def write_figure(make: Callable[[], Any], path: Path) -> None:
+    """Build a figure (matplotlib is imported only now), write it atomically in the
+    format of the suffix, and say so on stderr: ``wrote FILE``."""
+    from ..viz.figures import save_figure
+
+    save_figure(make(), path)
+    sys.stderr.write(f"wrote {path}\n")
+
+
+def write_table(text: str, path: Path) -> None:
+    """Write CSV text atomically (quietly: stdout and stderr stay the command's)."""
+    from ..io import write_text_atomic
+
+    write_text_atomic(path, text)

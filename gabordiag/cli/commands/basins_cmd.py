@@ -7,8 +7,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..app import app
-from ..common import progress_bar, study_of
-from ..options import json_flag, plot_option, with_experiment_options
+from ..common import progress_bar, study_of, write_figure, write_table
+from ..options import csv_option, json_flag, plot_option, with_experiment_options
 from ..render import print_json
 
 
@@ -35,7 +35,10 @@ def basins_command(
         metavar="LOW,HIGH,N", rich_help_panel="Sweep")] = None,
     json_output: Annotated[bool, json_flag("gabordiag.basins/1")] = False,
     plot: Annotated[Optional[Path], plot_option(
-        "the map of start x case coloured by outcome, the loss curve alongside")] = None,
+        "the map of start x case coloured by outcome under the loss over theta of each "
+        "compared loss")] = None,
+    csv: Annotated[Optional[Path], csv_option(
+        "one row per start and case (theta0, loss, optimizer, lr, verdict, steps)")] = None,
 ) -> None:
     """Run descents from a grid of starting angles and map the outcomes.
 
@@ -59,15 +62,23 @@ def basins_command(
     study = study_of(experiment, config_path)
     if plot is not None:
         check_output_path(plot, "--plot", FIGURE_SUFFIXES)
+    if csv is not None:
+        check_output_path(csv, "--csv")
     cases = len(lrs or [0]) * len(optimizers or [0]) * len(losses or [0])
     with progress_bar(cases * study.config.steps, "basins", enabled=not json_output) as advance:
-        result = run_basins(study, starts, lrs, optimizers, losses, progress=advance,
-                            with_landscape=plot is not None)
+        result = run_basins(study, starts, lrs, optimizers, losses, progress=advance)
     if plot is not None:
-        from ...viz.figures import basins_figure, save_figure
+        from ...analysis.landscape import theta_landscape
+        from ...viz.figures import basins_figure
 
-        assert result.landscape is not None
-        save_figure(basins_figure(result, result.landscape), plot)
+        landscapes = {loss: theta_landscape(study if loss == study.config.loss else
+                                            study.variant(loss=loss))
+                      for loss in dict.fromkeys(case.loss for case in result.cases)}
+        write_figure(lambda: basins_figure(result, landscapes), plot)
+    if csv is not None:
+        from ...viz.tables import basins_csv
+
+        write_table(basins_csv(result), csv)
     if json_output:
         print_json(result.to_dict(), study.warnings)
         return

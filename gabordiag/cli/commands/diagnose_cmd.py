@@ -6,9 +6,17 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..app import app
-from ..common import study_of
-from ..options import json_flag, with_experiment_options
+from ..common import study_of, write_figure
+from ..options import json_flag, plot_option, with_experiment_options
 from ..render import err_console, out_console, print_json
+
+
+def _command_line() -> str:
+    """The command as typed (for the report)."""
+    import shlex
+    import sys
+
+    return " ".join(["gabordiag", *(shlex.quote(a) for a in sys.argv[1:])])
 
 
 @app.command("diagnose")
@@ -24,14 +32,20 @@ def diagnose_command(
         "self-contained report.html into this directory.", metavar="DIR",
         rich_help_panel="Output")] = None,
     json_output: Annotated[bool, json_flag("gabordiag.diagnose/1")] = False,
+    plot: Annotated[Optional[Path], plot_option(
+        "one page: the run on the loss over theta, the mechanism (return map, the loss "
+        "around the minimum) and the remedies")] = None,
 ) -> None:
     """Answer the four questions (is the derivative wrong, is there a reachable minimum,
     is the code wrong, how to debug it) with measured, ranked findings and fixes."""
     from ...analysis.diagnose import diagnose
     from ...errors import ConfigError
+    from ...io import FIGURE_SUFFIXES, check_output_path
     from ..views.diagnose import render_diagnosis, write_report
 
     study = study_of(experiment, config_path)
+    if plot is not None:
+        check_output_path(plot, "--plot", FIGURE_SUFFIXES)
     if report is not None and report.exists() and not report.is_dir():
         raise ConfigError(f"--report: {report} exists and is not a directory")
     status = None
@@ -44,8 +58,14 @@ def diagnose_command(
     finally:
         if status is not None:
             status.stop()
+    if plot is not None:
+        from ...analysis.stability import stability
+        from ...viz.figures import diagnosis_figure
+
+        stable = stability(study, "theta")
+        write_figure(lambda: diagnosis_figure(result, stable), plot)
     if report is not None:
-        write_report(result, report)
+        write_report(result, report, study, _command_line())
     if json_output:
         print_json(result.to_dict(), study.warnings)
         return

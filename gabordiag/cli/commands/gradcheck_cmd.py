@@ -6,8 +6,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..app import app
-from ..common import study_of
-from ..options import json_flag, with_experiment_options
+from ..common import study_of, write_figure, write_table
+from ..options import csv_option, json_flag, plot_option, with_experiment_options
 from ..render import print_json
 
 
@@ -27,6 +27,10 @@ def gradcheck_command(
     rtol: Annotated[float, typer.Option(
         "--rtol", min=0.0, help="Relative tolerance.", rich_help_panel="Gradcheck")] = 1e-3,
     json_output: Annotated[bool, json_flag("gabordiag.gradcheck/1")] = False,
+    plot: Annotated[Optional[Path], plot_option(
+        "the mismatch map: each kernel derivative, its central difference and their "
+        "difference, where it fails first")] = None,
+    csv: Annotated[Optional[Path], csv_option("the table, one row per derivative")] = None,
 ) -> None:
     """Compare d kernel / d parameter and d loss / d parameter with central finite
     differences; exit 1 beyond the tolerances (like torch.autograd.gradcheck).
@@ -36,11 +40,26 @@ def gradcheck_command(
     factor, a transposed or mirrored kernel or a shifted centre is named.
     """
     from ...analysis.gradcheck import run_gradcheck
+    from ...io import FIGURE_SUFFIXES, check_output_path
     from ..views.gradcheck import render_gradcheck
 
     study = study_of(experiment, config_path)
+    if plot is not None:
+        check_output_path(plot, "--plot", FIGURE_SUFFIXES)
+    if csv is not None:
+        check_output_path(csv, "--csv")
     result = run_gradcheck(study, random_points, seed=study.config.seed, eps=fd_step,
                            atol=atol, rtol=rtol)
+    if plot is not None:
+        from ...analysis.kernels import derivative_maps
+        from ...viz.figures import gradcheck_figure
+
+        maps = derivative_maps(study, result)
+        write_figure(lambda: gradcheck_figure(result, maps), plot)
+    if csv is not None:
+        from ...viz.tables import gradcheck_csv
+
+        write_table(gradcheck_csv(result), csv)
     if json_output:
         print_json(result.to_dict(), study.warnings)
     else:

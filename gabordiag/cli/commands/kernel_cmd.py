@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 from ..app import app
-from ..common import study_of
+from ..common import study_of, write_figure
 from ..options import json_flag, plot_option, with_experiment_options
 from ..render import print_json
 
@@ -16,7 +16,8 @@ def kernel_command(
     config_path: Optional[Path],
     json_output: Annotated[bool, json_flag("gabordiag.kernel/1",
                                             "the kernels as nested lists")] = False,
-    plot: Annotated[Optional[Path], plot_option("the kernels as a figure")] = None,
+    plot: Annotated[Optional[Path], plot_option(
+        "the kernels as a figure, each titled with its parameters")] = None,
 ) -> None:
     """Show the kernels a run uses: target, start, and d kernel / d parameter.
 
@@ -32,9 +33,9 @@ def kernel_command(
         check_output_path(plot, "--plot", FIGURE_SUFFIXES)
     result = run_kernels(study)
     if plot is not None:
-        from ...viz.figures import kernel_figure, save_figure
+        from ...viz.figures import kernels_plot
 
-        save_figure(kernel_figure(result.kernels), plot)
+        write_figure(lambda: kernels_plot(result), plot)
     if json_output:
         print_json(result.to_dict(), study.warnings)
         return

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..app import app
-from ..common import study_of
+from ..common import study_of, write_figure, write_table
 from ..options import csv_option, json_flag, plot_option, with_experiment_options
 from ..render import print_json
 
@@ -37,7 +37,8 @@ def landscape_command(
         "in 2-D)", metavar="INT",
         rich_help_panel="Landscape")] = None,
     trajectory: Annotated[bool, typer.Option(
-        "--trajectory", help="Overlay a `recover` run with the same config on the plot.",
+        "--trajectory", help="Draw a `recover` run with the same config on the plot (the "
+        "1-D landscape or the heatmap; needs --plot and a learned parameter).",
         rich_help_panel="Output")] = False,
     json_output: Annotated[bool, json_flag("gabordiag.landscape/1")] = False,
     plot: Annotated[Optional[Path], plot_option()] = None,
@@ -51,7 +52,7 @@ def landscape_command(
     from ...analysis.landscape import run_landscape
     from ...config import values as v
     from ...config.model import option_value
-    from ...io import FIGURE_SUFFIXES, check_output_path, write_text_atomic
+    from ...io import FIGURE_SUFFIXES, check_output_path
     from ..views.landscape import render_landscape
 
     name = option_value("--param", v.parameter_name, param) if param is not None else "theta"
@@ -70,11 +71,11 @@ def landscape_command(
     result = run_landscape(study, name, name2, low_high, low_high2, n_points,
                            trajectory=trajectory and plot is not None)
     if plot is not None:
-        from ...viz.figures import landscape_plot, save_figure
+        from ...viz.figures import landscape_plot
 
-        save_figure(landscape_plot(result), plot)
+        write_figure(lambda: landscape_plot(result), plot)
     if csv is not None:
-        write_text_atomic(csv, result.to_csv())
+        write_table(result.to_csv(), csv)
     if json_output:
         print_json(result.to_dict(), study.warnings)
         return

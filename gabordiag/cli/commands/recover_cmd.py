@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 from ..app import app
-from ..common import progress_bar, study_of
+from ..common import progress_bar, study_of, write_figure, write_table
 from ..options import csv_option, json_flag, plot_option, with_experiment_options
 from ..render import print_json
 
@@ -16,7 +16,9 @@ def recover_command(
     config_path: Optional[Path],
     json_output: Annotated[bool, json_flag("gabordiag.recover/1")] = False,
     plot: Annotated[Optional[Path], plot_option(
-        "a figure: loss and theta over the steps, the run on the loss curve")] = None,
+        "a figure: loss and theta over the steps, and the mechanism: the return map "
+        "(theta_t+1 against theta_t) beside the loss around the minimum with the iterates, "
+        "its slopes and the step")] = None,
     csv: Annotated[Optional[Path], csv_option("the trajectory")] = None,
 ) -> None:
     """Run the descent and say what it did: converged, cycling, stuck, diverged.
@@ -26,7 +28,7 @@ def recover_command(
     --lr 3e-4
     """
     from ...analysis.recover import recover
-    from ...io import FIGURE_SUFFIXES, check_output_path, write_text_atomic
+    from ...io import FIGURE_SUFFIXES, check_output_path
     from ..views.recover import render_recover
 
     study = study_of(experiment, config_path)
@@ -37,11 +39,13 @@ def recover_command(
     with progress_bar(study.config.steps, "descent", enabled=not json_output) as advance:
         result = recover(study, progress=advance)
     if plot is not None:
-        from ...viz.figures import recover_plot, save_figure
+        from ...analysis.stability import stability
+        from ...viz.figures import recover_plot
 
-        save_figure(recover_plot(result), plot)
+        stable = stability(study, "theta") if "theta" in study.config.learn else None
+        write_figure(lambda: recover_plot(result, stable), plot)
     if csv is not None:
-        write_text_atomic(csv, result.to_csv())
+        write_table(result.to_csv(), csv)
     if json_output:
         print_json(result.to_dict(), study.warnings)
         return

@@ -1,11 +1,13 @@
 """The rich rendering of a diagnosis, and its report files."""
 
+from datetime import UTC
 from pathlib import Path
 
 from rich.markup import escape
 from rich.panel import Panel
 
 from ...analysis.diagnose import Diagnosis
+from ...analysis.study import Study
 from ...io import make_directory, write_bytes_atomic, write_text_atomic
 from ..render import out_console
 
@@ -32,16 +34,28 @@ def render_diagnosis(d: Diagnosis) -> None:
                                 expand=False))
 
 
-def write_report(d: Diagnosis, directory: Path) -> None:
-    """report.md, its PNG figures and a self-contained report.html, each atomically."""
-    from ...viz.report import html_report, markdown_report, report_figures
+def write_report(d: Diagnosis, directory: Path, study: Study | None = None,
+                 command: str = "gabordiag diagnose") -> None:
+    """report.md, its PNG figures and a self-contained report.html, each atomically.
 
-    figures = report_figures(d)
+    With the ``study``, the kernels and the gradcheck's mismatch maps are drawn too."""
+    from datetime import datetime
+
+    from ...viz.report import ReportInfo, html_report, markdown_report, report_figures
+
+    kernels = maps = None
+    if study is not None:
+        from ...analysis.kernels import derivative_maps, run_kernels
+
+        kernels, maps = run_kernels(study), derivative_maps(study, d.gradcheck)
+    figures = report_figures(d, kernels, maps)
+    info = ReportInfo(command=command,
+                      date=datetime.now(UTC).isoformat(timespec="seconds"))
     make_directory(directory)
     names = {}
     for name, png in figures.items():
         path = directory / f"{name}.png"
         write_bytes_atomic(path, png)
         names[name] = path.name
-    write_text_atomic(directory / "report.md", markdown_report(d, names))
-    write_text_atomic(directory / "report.html", html_report(d, figures))
+    write_text_atomic(directory / "report.md", markdown_report(d, names, info))
+    write_text_atomic(directory / "report.html", html_report(d, figures, info))
