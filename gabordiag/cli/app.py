@@ -1,14 +1,86 @@
 """The typer application the commands register on (``gabordiag --version`` too)."""
 
-from typing import Annotated, Optional
+import shutil
+from typing import Annotated, Any, Optional
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from .. import __version__
 
-__all__ = ["app"]
+__all__ = ["NARROW_HELP", "HelpCommand", "HelpGroup", "app"]
 
-app = typer.Typer(
+#: Below this many columns the help drops rich's option tables (which cut option
+#: names and values mid-word) for click's plain layout, which wraps between words.
+NARROW_HELP = 80
+
+
+class _HelpStyle:
+    """One help style for every command: no ``<bool>`` metavar on flags (``--help``
+    included), every default written as ``(default: X)`` at the end of the help text,
+    and the plain layout on narrow terminals."""
+
+    params: list[Any]
+    rich_markup_mode: Any
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        for param in self.params:
+            _one_default_style(param)
+        if shutil.get_terminal_size((NARROW_HELP, 24)).columns >= NARROW_HELP:
+            super().format_help(ctx, formatter)  # type: ignore[misc]
+            return
+        saved, self.rich_markup_mode = self.rich_markup_mode, None
+        try:
+            super().format_help(ctx, formatter)  # type: ignore[misc]
+        finally:
+            self.rich_markup_mode = saved
+
+
+def _one_default_style(param: Any) -> None:
+    """``[default: 360]`` (typer's) becomes ``(default: 360)`` (ours); flags get no
+    metavar."""
+    if getattr(param, "param_type_name", "") != "option":
+        return
+    if getattr(param, "is_flag", False) or getattr(param, "is_bool_flag", False):
+        param.metavar = param.metavar or ""
+        param.show_default = False
+        return
+    default = param.default
+    if param.show_default is False or default is None or callable(default):
+        param.show_default = False
+        return
+    if param.metavar is None and isinstance(default, (int, float)):
+        param.metavar = "INT" if isinstance(default, int) else "FLOAT"
+    help_text = param.help or ""
+    if "(default:" not in help_text:
+        param.help = f"{help_text} (default: {default})".strip()
+    param.show_default = False
+
+
+class HelpCommand(_HelpStyle, TyperCommand):
+    """A command with gabordiag's help style."""
+
+
+class HelpGroup(_HelpStyle, TyperGroup):
+    """A command group with gabordiag's help style."""
+
+
+class _App(typer.Typer):
+    """A Typer app whose commands use :class:`HelpCommand` unless told otherwise."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs.setdefault("cls", HelpCommand)
+        return super().command(*args, **kwargs)
+
+
+app = _App(
+    cls=HelpGroup,
     name="gabordiag",
     help="Diagnose gradient descent on the parameters of a Gabor-constrained "
     "convolution kernel: reproduce a run, look at the loss landscape, find the fix.",

@@ -11,6 +11,7 @@ import copy
 import functools
 import inspect
 from collections.abc import Callable
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -18,10 +19,90 @@ import typer
 
 from ..config.model import field_name
 
-__all__ = ["EXPERIMENT_OPTIONS", "csv_option", "json_flag", "plot_option",
-           "with_experiment_options"]
+__all__ = ["CHOICES", "EXPERIMENT_OPTIONS", "Boundary", "Engine", "ImageSource", "Loss", "Op",
+           "Optimizer", "csv_option", "json_flag", "plot_option", "with_experiment_options"]
 
 _PANEL = "Experiment"
+
+
+# -- the choices, as Enums: help lists them and shell completion offers them --------------
+# The option values stay text: gabordiag.config parses and checks them, so a config file
+# and the command line accept the same names and give the same errors.
+
+class Loss(StrEnum):
+    """``--loss``."""
+
+    mse = "mse"
+    rmse = "rmse"
+    rmse_eps = "rmse-eps"
+    l1 = "l1"
+    huber = "huber"
+
+
+class Optimizer(StrEnum):
+    """``--optimizer``."""
+
+    sgd = "sgd"
+    rmsprop = "rmsprop"
+    adam = "adam"
+
+
+class Engine(StrEnum):
+    """``--engine``."""
+
+    auto = "auto"
+    direct = "direct"
+    quadratic = "quadratic"
+    spectral = "spectral"
+
+
+class ImageSource(StrEnum):
+    """The synthetic sources of ``--image`` (a file path is accepted too)."""
+
+    pink = "pink"
+    white = "white"
+    grating = "grating"
+
+
+class Op(StrEnum):
+    """``--op``."""
+
+    correlate = "correlate"
+    convolve = "convolve"
+
+
+class Boundary(StrEnum):
+    """``--boundary``."""
+
+    valid = "valid"
+    same = "same"
+    circular = "circular"
+
+
+#: option -> its Enum (a test holds these to gabordiag.config.choices)
+CHOICES: dict[str, type[Enum]] = {"loss": Loss, "optimizer": Optimizer, "engine": Engine,
+                                  "image": ImageSource, "op": Op, "boundary": Boundary}
+
+
+def _names(choice: type[Enum]) -> list[str]:
+    return [str(member.value) for member in choice]
+
+
+def _completion(choice: type[Enum]) -> Callable[[str], list[str]]:
+    """Shell completion: the choices that start with what was typed."""
+
+    def complete(incomplete: str) -> list[str]:
+        return [name for name in _names(choice) if name.startswith(incomplete)]
+
+    return complete
+
+
+def _choice(*names: str, choice: type[Enum], help: str, metavar: str = "NAME",
+            panel: str = _PANEL) -> Any:
+    listed = ", ".join(_names(choice))
+    return typer.Option(*names, help=help.format(choices=listed), metavar=metavar,
+                        rich_help_panel=panel, show_default=False,
+                        autocompletion=_completion(choice))
 
 
 def _opt(*names: str, help: str, metavar: str, panel: str = _PANEL) -> Any:
@@ -35,9 +116,10 @@ EXPERIMENT_OPTIONS: dict[str, Any] = {
     "config": Annotated[Optional[Path], typer.Option(
         "--config", help="TOML experiment file; options given here override its values.",
         metavar="FILE.toml", rich_help_panel=_PANEL, show_default=False)],
-    "image": Annotated[Optional[str], _opt(
-        "--image", help="Image: pink (1/f noise), white, grating, or a .npy/.png/.jpg file. "
-        "(default: pink)", metavar="pink|white|grating|PATH")],
+    "image": Annotated[Optional[str], _choice(
+        "--image", choice=ImageSource, help="Image: {choices} (1/f noise, white noise, a "
+        "grating along the target), or a .npy/.png/.jpg file. (default: pink)",
+        metavar="NAME|PATH")],
     "size": Annotated[Optional[str], _opt(
         "--size", help="Side of synthetic images in pixels. (default: 128)", metavar="INT")],
     "seed": Annotated[Optional[str], _opt(
@@ -76,15 +158,15 @@ EXPERIMENT_OPTIONS: dict[str, Any] = {
     "learn": Annotated[Optional[list[str]], _opt(
         "--learn", help="Learned parameter(s); repeat or comma-separate: theta, lambda, "
         "sigma, gamma, psi. (default: theta)", metavar="NAME")],
-    "loss": Annotated[Optional[str], _opt(
-        "--loss", help="Loss: mse, rmse, rmse-eps, l1, huber. (default: rmse)",
-        metavar="NAME", panel="Loss and optimizer")],
+    "loss": Annotated[Optional[str], _choice(
+        "--loss", choice=Loss, help="Loss: {choices}. (default: rmse)",
+        panel="Loss and optimizer")],
     "loss-eps": Annotated[Optional[str], _opt(
         "--loss-eps", help="eps of rmse-eps = sqrt(mse + eps), in MSE units. (default: 1)",
         metavar="FLOAT", panel="Loss and optimizer")],
-    "optimizer": Annotated[Optional[str], _opt(
-        "--optimizer", help="sgd, rmsprop or adam (torch.optim's update rules). "
-        "(default: sgd)", metavar="NAME", panel="Loss and optimizer")],
+    "optimizer": Annotated[Optional[str], _choice(
+        "--optimizer", choice=Optimizer, help="Optimizer: {choices} (torch.optim's update "
+        "rules). (default: sgd)", panel="Loss and optimizer")],
     "lr": Annotated[Optional[str], _opt(
         "--lr", help="Learning rate. (default: 3e-3 for sgd (the reference case); torch's "
         "default for rmsprop (1e-2) and adam (1e-3))", metavar="FLOAT",
@@ -97,7 +179,7 @@ EXPERIMENT_OPTIONS: dict[str, Any] = {
         panel="Loss and optimizer")],
     "nesterov": Annotated[Optional[bool], typer.Option(
         "--nesterov/--no-nesterov", help="Nesterov momentum (sgd). (default: off)",
-        rich_help_panel="Loss and optimizer", show_default=False)],
+        rich_help_panel="Loss and optimizer", show_default=False, metavar="")],
     "betas": Annotated[Optional[str], _opt(
         "--betas", help="Adam betas. (default: 0.9,0.999)", metavar="B1,B2",
         panel="Loss and optimizer")],
@@ -110,15 +192,16 @@ EXPERIMENT_OPTIONS: dict[str, Any] = {
     "steps": Annotated[Optional[str], _opt(
         "--steps", help="Number of optimizer steps. (default: 300)", metavar="INT",
         panel="Loss and optimizer")],
-    "op": Annotated[Optional[str], _opt(
-        "--op", help="correlate (like a conv layer) or convolve. (default: correlate)",
-        metavar="correlate|convolve")],
-    "boundary": Annotated[Optional[str], _opt(
-        "--boundary", help="valid (no padding), same (zero padding) or circular. "
-        "(default: valid)", metavar="valid|same|circular")],
+    "op": Annotated[Optional[str], _choice(
+        "--op", choice=Op, help="How the layer applies the kernel: {choices} (correlate is "
+        "what a conv layer does). (default: correlate)")],
+    "boundary": Annotated[Optional[str], _choice(
+        "--boundary", choice=Boundary, help="Boundary: {choices} (no padding, zero padding, "
+        "wrap-around). (default: valid)")],
     "standardize": Annotated[Optional[bool], typer.Option(
         "--standardize/--no-standardize", help="Scale the image to zero mean and unit "
-        "standard deviation. (default: on)", rich_help_panel=_PANEL, show_default=False)],
+        "standard deviation. (default: on)", rich_help_panel=_PANEL, show_default=False,
+        metavar="")],
     "kernel": Annotated[Optional[str], _opt(
         "--kernel", help="Your kernel instead of ours: module:function or file.py:function "
         "with gabor_kernel's signature (ksize, *, sigma, theta, lambd, gamma, psi).",
@@ -127,9 +210,9 @@ EXPERIMENT_OPTIONS: dict[str, Any] = {
         "--derivative", help="Your derivative d kernel / d param: module:function with the "
         "kernel's arguments plus param=NAME. (default: ours, or finite differences of "
         "--kernel)", metavar="MODULE:FUNC", panel="Your code")],
-    "engine": Annotated[Optional[str], _opt(
-        "--engine", help="auto (fastest exact), direct, quadratic or spectral. "
-        "(default: auto)", metavar="NAME", panel="Loss and optimizer")],
+    "engine": Annotated[Optional[str], _choice(
+        "--engine", choice=Engine, help="Evaluation engine: {choices} (all exact; auto "
+        "picks the fastest). (default: auto)", panel="Loss and optimizer")],
 }
 
 
@@ -182,7 +265,8 @@ def with_experiment_options(func: Callable[..., Any] | None = None, *,
 def json_flag(schema: str, what: str = "one JSON object") -> Any:
     """The ``--json`` flag (use as ``Annotated[bool, json_flag(schema)]``)."""
     return typer.Option("--json", help=f"Print {what} (schema {schema}) on stdout and "
-                        "nothing else.", rich_help_panel="Output")
+                        "nothing else.", rich_help_panel="Output", metavar="",
+                        show_default=False)
 
 
 def plot_option(what: str = "a figure") -> Any:

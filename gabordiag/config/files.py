@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import tomllib
@@ -65,7 +66,9 @@ def load_config(path: Path) -> tuple[dict[str, Any], ConfigSource]:
                               "keep one")
         if canonical not in PARSERS:
             tables = ", ".join(f"[{s}]" for s in SECTIONS)
-            raise ConfigError(f"{path}: unknown key {key!r}; allowed keys: "
+            close = difflib.get_close_matches(canonical, [*KEYS, *SECTIONS], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{path}: unknown key {key!r}{hint}; allowed keys: "
                               f"{', '.join(KEYS)} and tables {tables}")
         label = f"{path}: key {key!r}"
         values[canonical] = parse_value(canonical, value, label)

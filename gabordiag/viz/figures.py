@@ -475,7 +475,7 @@ def landscape_plot(result: LandscapeResult) -> Figure:
     if result.landscape_2d is not None:
         return landscape_2d_figure(result.landscape_2d, _title(config,
                                                                result.landscape_2d.params),
-                                   result.trajectory)
+                                   result.trajectory, config.start.as_dict())
     land = result.landscape
     assert land is not None
     overlay = None
@@ -502,10 +502,12 @@ def _title(config: Any, varied: tuple[str, ...]) -> str:
             + ", ".join(parts))
 
 
-def plot_landscape_2d(ax: Axes, landscape: Any, trajectory: Any = None) -> list[Any]:
+def plot_landscape_2d(ax: Axes, landscape: Any, trajectory: Any = None,
+                      fixed: dict[str, float] | None = None) -> list[Any]:
     """The loss over two parameters as a heatmap (theta, when varied, on the x axis; a
     log colour scale when the loss spans decades), grid minima and maxima marked, and
-    the run drawn on it when given (a :class:`~gabordiag.descent.runner.Trajectory`)."""
+    the run drawn on it when given (a :class:`~gabordiag.descent.runner.Trajectory`; a
+    varied parameter it does not learn stays at its value in ``fixed``)."""
     land = landscape
     names = list(land.params)
     x_index = names.index("theta") if "theta" in names else 0
@@ -536,7 +538,8 @@ def plot_landscape_2d(ax: Axes, landscape: Any, trajectory: Any = None) -> list[
                            color=POINT_COLOURS["maximum"], mec="white", ms=6, ls="none",
                            label="grid maximum")
     if trajectory is not None:
-        artists += _trajectory_2d(ax, trajectory, names[x_index], names[y_index], xs, ys)
+        artists += _trajectory_2d(ax, trajectory, names[x_index], names[y_index], xs, ys,
+                                  fixed or {})
     ax.set_xlabel(_unit(names[x_index]))
     ax.set_ylabel(_unit(names[y_index]))
     ax.set_xlim(float(xs[0]), float(xs[-1]))
@@ -546,18 +549,18 @@ def plot_landscape_2d(ax: Axes, landscape: Any, trajectory: Any = None) -> list[
 
 
 def _trajectory_2d(ax: Axes, trajectory: Any, x_name: str, y_name: str, xs: Array,
-                   ys: Array) -> list[Any]:
+                   ys: Array, fixed: dict[str, float]) -> list[Any]:
     """The run over the heatmap's two parameters (one not learned stays at its value),
     an angle drawn modulo the heatmap's span when that is a period, broken at wraps."""
     t = trajectory
     n = len(t.loss)
 
-    def column(name: str, axis: Array) -> Array:
+    def column(name: str) -> Array:
         if name in t.names:
-            return t.params[:, t.names.index(name)]
-        return np.full(n, np.nan)
+            return np.asarray(t.params[:, t.names.index(name)], dtype=float)
+        return np.full(n, fixed.get(name, np.nan))
 
-    x, y = column(x_name, xs), column(y_name, ys)
+    x, y = column(x_name), column(y_name)
     artists: list[Any] = []
     if np.all(np.isnan(x)) or np.all(np.isnan(y)):
         return artists
@@ -578,12 +581,13 @@ def _trajectory_2d(ax: Axes, trajectory: Any, x_name: str, y_name: str, xs: Arra
     return artists
 
 
-def landscape_2d_figure(landscape: Any, title: str, trajectory: Any = None) -> Figure:
+def landscape_2d_figure(landscape: Any, title: str, trajectory: Any = None,
+                        fixed: dict[str, float] | None = None) -> Figure:
     """The two-parameter landscape as a figure with a colour bar, legend below."""
     fig = Figure(figsize=(7.5, 6.2), layout="constrained")
     ensure_canvas(fig)
     ax = fig.subplots()
-    mesh = plot_landscape_2d(ax, landscape, trajectory)[0]
+    mesh = plot_landscape_2d(ax, landscape, trajectory, fixed)[0]
     log = isinstance(mesh.norm, LogNorm)
     fig.colorbar(mesh, ax=ax, label="loss" + (" (log scale)" if log else ""))
     handles, labels = ax.get_legend_handles_labels()
@@ -639,7 +643,7 @@ def kernels_plot(result: Any) -> Figure:
     titles = {"target": f"target\n{_params_text(target, ['theta', *config.learn[1:]])}",
               "start": f"start\n{_params_text(start, list(config.learn))}"}
     for name in config.learn:
-        titles[f"d/d{name}"] = f"d kernel / d {name}\nat the start"
+        titles[f"d/d{name}"] = f"d kernel / d {name}\nat {_params_text(start, [name])}"
     k = config.ksize
     title = (f"{k}x{k} kernels, {_params_text(target, others)}; {result.source}")
     return kernel_figure(result.kernels, titles, title)

@@ -5,11 +5,12 @@ from typing import Any, Optional
 
 import typer
 
-from ..app import app
+from ..app import HelpGroup, _App, app
 from ..options import with_experiment_options
 from ..render import print_warning
 
-config_app = typer.Typer(help="Inspect experiment configurations.", no_args_is_help=True)
+config_app = _App(cls=HelpGroup, help="Inspect experiment configurations.",
+                  no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
 

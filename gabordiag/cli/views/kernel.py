@@ -10,15 +10,18 @@ from ..render import fmt, out_console
 __all__ = ["heatmap", "render_kernels"]
 
 
-def render_kernels(result: KernelsResult, plotted: bool) -> None:
-    """One row per kernel: min, max, L2 norm, picture."""
+def render_kernels(result: KernelsResult, plotted: bool, picture: bool | None = None
+                   ) -> None:
+    """One row per kernel: min, max, L2 norm, and a picture in colour when stdout is a
+    terminal (``picture``: force it on or off); piped, the picture is left out."""
     k = result.config.ksize
+    show = out_console.is_terminal if picture is None else picture
     table = Table(title=f"Kernels ({k}x{k}): {result.source}", title_justify="left")
-    for column in ("kernel", "min", "max", "L2 norm", "picture"):
+    for column in ("kernel", "min", "max", "L2 norm", *(("picture",) if show else ())):
         table.add_column(column, justify="right" if column != "picture" else "left")
     for name, kernel in result.kernels.items():
         table.add_row(name, fmt(float(kernel.min())), fmt(float(kernel.max())),
-                      fmt(float(np.linalg.norm(kernel))), heatmap(kernel))
+                      fmt(float(np.linalg.norm(kernel))), *((heatmap(kernel),) if show else ()))
     out_console.print(table)
     if not plotted:
         out_console.print("[dim]--plot FILE.png writes a figure; --json the values.[/dim]")

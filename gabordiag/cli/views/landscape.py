@@ -12,6 +12,7 @@ from ...analysis.stability import Stability
 from ...config.model import Config
 from ...core.kernel import period_label
 from ..render import fmt, out_console
+from .fit import Col, fitted_table
 
 __all__ = ["render_landscape"]
 
@@ -95,15 +96,12 @@ def _stationary_table(land: Any, angular: bool, engine: str) -> None:
     end = f"{land.grid[-1] + step:.4f})" if periodic else f"{land.grid[-1]:.4f}]"
     how = ("roots of the exact Fourier series" if engine == "spectral" else
            "sign changes of the exact gradient, refined")
-    table = Table(title=f"Stationary points over {land.param} in [{land.grid[0]:.4f}, "
-                  f"{end} ({how})", title_justify="left", box=box.SIMPLE_HEAD,
-                  pad_edge=False, collapse_padding=True)
-    table.add_column(land.param + (" (rad)" if angular else ""), justify="right",
-                     no_wrap=True)
-    for column in ("kind", "loss", "curvature"):
-        table.add_column(column, justify="right", no_wrap=True)
-    table.add_column("note", no_wrap=True)
+    cols = [Col(land.param + (" (rad)" if angular else ""),
+                land.param + ("\n(rad)" if angular else "")),
+            Col("kind"), Col("loss"), Col("curvature", "curva-\nture"),
+            Col("note", justify="left", wrap=True)]
     target_value = land.facts.get("target_value")
+    rows = []
     for p in land.stationary_points:
         notes = []
         if p.is_global:
@@ -114,7 +112,11 @@ def _stationary_table(land: Any, angular: bool, engine: str) -> None:
         elif p.kind == "minimum":
             notes.append("[yellow]spurious[/yellow]")
         curvature = "kink" if p.curvature is None else fmt(p.curvature)
-        table.add_row(f"{p.value:.4f}", p.kind, fmt(p.loss), curvature, ", ".join(notes))
+        rows.append([f"{p.value:.4f}", p.kind, fmt(p.loss), curvature, ", ".join(notes)])
+    table, _ = fitted_table(out_console, cols, rows,
+                            title=f"Stationary points over {land.param} in "
+                            f"[{land.grid[0]:.4f}, {end} ({how})", title_justify="left",
+                            box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     out_console.print(table)
 
 

@@ -13,6 +13,7 @@ from ...config.model import Config
 from ...core.kernel import period_label
 from ...descent.verdicts import loss_jumps
 from ..render import fmt, out_console
+from .fit import Col, fitted_table
 
 __all__ = ["render_recover", "setup_panel", "trajectory_table"]
 
@@ -72,8 +73,10 @@ def _rows_to_show(loss: np.ndarray, head: int = 5, tail: int = 5, jumps: int = 3
     return sorted(chosen)
 
 
-def trajectory_table(result: RecoverResult) -> Table:
-    """First steps, the steps where the loss jumps up (x2 or more), last steps."""
+def trajectory_table(result: RecoverResult, console: Any = None) -> Table:
+    """First steps, the steps where the loss jumps up (x2 or more), last steps; on a
+    narrow terminal the headers fold and the least needed columns are left out (the
+    title says which)."""
     t = result.trajectory
     n_jumps = len(loss_jumps(t.loss))
     title = (f"Trajectory: first steps, the first loss jumps (x2 or more; {n_jumps} in all), "
@@ -81,24 +84,23 @@ def trajectory_table(result: RecoverResult) -> Table:
     compact = len(t.names) > 1  # several parameters: fit the columns in 80 characters
     period = result.period
     show_mod = period is not None and len(t.names) <= 2
-    table = Table(title=title, title_justify="left",
-                  box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD,
-                  pad_edge=not compact, collapse_padding=compact)
-    table.add_column("step", justify="right", no_wrap=True)
+    cols = [Col("step")]
     for name in t.names:
-        table.add_column(f"{name}", justify="right", no_wrap=True)
+        cols.append(Col(name))
         if name == "theta" and period is not None and show_mod:
-            table.add_column(f"theta mod {period_label(period)}", justify="right")
-    table.add_column("loss", justify="right", no_wrap=True)
+            label = period_label(period)
+            cols.append(Col(f"theta mod {label}", f"theta\nmod {label}", drop=2))
+    cols.append(Col("loss"))
     for name in t.names:
-        table.add_column(f"g_{name}" if compact else f"d loss/d {name}", justify="right",
-                         no_wrap=True)
-    table.add_column("step" if compact else "step size", justify="right", no_wrap=True)
+        cols.append(Col(f"g_{name}" if compact else f"d loss/d {name}",
+                        f"g_{name}" if compact else f"d loss/\nd {name}", drop=3))
+    cols.append(Col("step" if compact else "step size", "step\nsize", drop=1))
     sizes = np.append(t.step_sizes(), np.nan)
+    rows: list[list[str]] = []
     previous = -1
     for i in _rows_to_show(t.loss):
         if previous >= 0 and i != previous + 1:
-            table.add_row("…", *[""] * (len(table.columns) - 1))
+            rows.append(["…", *[""] * (len(cols) - 1)])
         cells = [str(i)]
         for j, name in enumerate(t.names):
             cells.append(fmt(t.params[i, j]))
@@ -110,8 +112,16 @@ def trajectory_table(result: RecoverResult) -> Table:
         cells.append(loss_text)
         cells.extend(fmt(t.grads[i, j]) for j in range(len(t.names)))
         cells.append("" if np.isnan(sizes[i]) else fmt(sizes[i]))
-        table.add_row(*cells)
+        rows.append(cells)
         previous = i
+    table, dropped = fitted_table(console or out_console, cols, rows, title=title,
+                                  title_justify="left",
+                                  box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD,
+                                  pad_edge=not compact, collapse_padding=compact)
+    if dropped:
+        table.caption = (f"left out at this width: {', '.join(dropped)} "
+                         "(--csv FILE has every column)")
+        table.caption_justify = "left"
     return table
 
 
