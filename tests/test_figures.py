@@ -369,7 +369,7 @@ def test_report_has_provenance_config_recipe_figures_and_tables(tmp_path):
     md = (directory / "report.md").read_text(encoding="utf-8")
     assert f"gabordiag {gabordiag.__version__}" in md
     assert "- date: 20" in md
-    assert "- command: `gabordiag " in md
+    assert "- command: `gabordiag diagnose --size " in md
     assert "```toml" in md
     assert "target-theta = " in md
     assert "## How to debug it: the next commands" in md

@@ -41,9 +41,12 @@ def single_thread_blas() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and map errors to one-line messages and exit codes."""
     single_thread_blas()
+    args = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
     try:
-        result = command.main(args=argv, prog_name="gabordiag", standalone_mode=False)
+        # the arguments as given ride on the context, for a report's "command" line
+        result = command.main(args=args, prog_name="gabordiag", standalone_mode=False,
+                              obj={"argv": tuple(args)})
     except _NO_ARGS_IS_HELP:
         return 2  # a group called without a command: the help is shown, as typer does
     except click_exceptions.UsageError as exc:

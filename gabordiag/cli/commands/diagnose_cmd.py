@@ -11,17 +11,19 @@ from ..options import json_flag, plot_option, with_experiment_options
 from ..render import err_console, out_console, print_json
 
 
-def _command_line() -> str:
-    """The command as typed (for the report)."""
+def _command_line(ctx: typer.Context) -> str:
+    """The command as typed (for the report): the arguments :func:`gabordiag.cli.main`
+    was given, which are ``sys.argv`` only when it runs as the console script."""
     import shlex
-    import sys
 
-    return " ".join(["gabordiag", *(shlex.quote(a) for a in sys.argv[1:])])
+    argv = (ctx.obj or {}).get("argv", ())
+    return " ".join(["gabordiag", *(shlex.quote(a) for a in argv)])
 
 
 @app.command("diagnose")
 @with_experiment_options
 def diagnose_command(
+    ctx: typer.Context,
     experiment: dict[str, Any],
     config_path: Optional[Path],
     starts: Annotated[int, typer.Option(
@@ -65,7 +67,7 @@ def diagnose_command(
         stable = stability(study, "theta")
         write_figure(lambda: diagnosis_figure(result, stable), plot)
     if report is not None:
-        write_report(result, report, study, _command_line())
+        write_report(result, report, study, _command_line(ctx))
     if json_output:
         print_json(result.to_dict(), study.warnings)
         return
