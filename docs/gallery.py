@@ -23,7 +23,7 @@ from gabordiag.analysis.recover import recover
 from gabordiag.analysis.stability import stability
 from gabordiag.analysis.study import Study
 from gabordiag.config import resolve_config
-from gabordiag.viz.figures import basins_figure, landscape_plot, recover_plot, save_figure
+from gabordiag.viz.figures import basins_figure, landscape_plot, recover_figure, save_figure
 
 DOCS = Path(__file__).resolve().parent
 CONFIGS = DOCS.parent / "configs"
@@ -37,7 +37,7 @@ def _study(config: str | None = None, **options: str) -> Study:
 def reference_run() -> Figure:
     """gabordiag recover --config configs/reference.toml --plot docs/reference-run.png"""
     study = _study("reference.toml")
-    return recover_plot(recover(study), stability(study, "theta"))
+    return recover_figure(recover(study), stability(study, "theta"))
 
 
 def reference_landscape() -> Figure:
@@ -58,7 +58,7 @@ def reference_basins() -> Figure:
 def stable_run() -> Figure:
     """gabordiag recover --config configs/stable.toml --plot docs/stable-run.png"""
     study = _study("stable.toml")
-    return recover_plot(recover(study), stability(study, "theta"))
+    return recover_figure(recover(study), stability(study, "theta"))
 
 
 def spurious_landscape() -> Figure:
@@ -71,7 +71,7 @@ def spurious_landscape() -> Figure:
 def momentum_run() -> Figure:
     """gabordiag recover --momentum 0.9 --plot docs/momentum-run.png"""
     study = _study("reference.toml", momentum="0.9")
-    return recover_plot(recover(study), stability(study, "theta"))
+    return recover_figure(recover(study), stability(study, "theta"))
 
 
 def heatmap() -> Figure:

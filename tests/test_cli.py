@@ -163,7 +163,7 @@ def test_config_file_with_an_override(capsys, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
-def test_recover_plot_writes_a_valid_file(capsys, tmp_path, suffix):
+def test_recover_figure_writes_a_valid_file(capsys, tmp_path, suffix):
     path = tmp_path / f"run{suffix}"
     r = invoke("recover", *FAST, "--plot", path)
     assert r.code == 0, r.err
@@ -225,7 +225,7 @@ def test_recover_a_diverging_run(capsys, tmp_path, lr):
 
 
 @pytest.mark.slow
-def test_recover_plot_of_a_diverging_run_finishes(tmp_path):
+def test_recover_figure_of_a_diverging_run_finishes(tmp_path):
     # a subprocess with a timeout: this used to draw one line per loss period between
     # the start and theta ~ 1e13, i.e. hang
     png = tmp_path / "run.png"

@@ -40,10 +40,10 @@ def recover_command(
         result = recover(study, progress=advance)
     if plot is not None:
         from ...analysis.stability import stability
-        from ...viz.figures import recover_plot
+        from ...viz.figures import recover_figure
 
         stable = stability(study, "theta") if "theta" in study.config.learn else None
-        write_figure(lambda: recover_plot(result, stable), plot)
+        write_figure(lambda: recover_figure(result, stable), plot)
     if csv is not None:
         write_table(result.to_csv(), csv)
     if json_output:
