@@ -153,14 +153,15 @@ def _period(x: Array, swing: float) -> tuple[int | None, float | None]:
 
 
 def _dominant_period(x: Array) -> float | None:
-    """The period (steps) of the largest peak of the tail's spectrum (``None`` when the
-    tail is too short or constant)."""
+    """The period (steps) of the largest peak of the tail's spectrum: ``None`` when the
+    tail is too short or constant, or when the peak is slower than two cycles over the
+    tail (a drift, not a rhythm the tail can show)."""
     if len(x) < 8 or float(np.ptp(x)) == 0:
         return None
     spectrum = np.abs(np.fft.rfft(x - x.mean()))
     spectrum[0] = 0.0
     peak = int(np.argmax(spectrum))
-    return len(x) / peak if peak else None
+    return len(x) / peak if peak >= 2 else None
 
 
 def _window(x: Array) -> int:
