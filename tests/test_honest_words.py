@@ -197,6 +197,17 @@ def test_the_configured_lr_ratio_is_printed_with_three_digits() -> None:
     assert "= 0.97 x the bound: stable" in " ".join(below.out.replace("│", " ").split())
 
 
+@pytest.mark.parametrize(("factor", "shown", "word"), [(1.002, "1.002", "unstable"),
+                                                       (0.9996, "0.9996", "stable")])
+def test_a_ratio_next_to_one_is_never_shown_as_one(factor: float, shown: str,
+                                                   word: str) -> None:
+    base = ["--size", "48", "--ksize", "9", "--sigma", "2", "--lambda", "5", "--loss", "mse",
+            "--points", "64"]
+    bound = invoke("landscape", *base, "--json").json()["max_stable_lr"]["sgd_configured"]
+    r = invoke("landscape", *base, "--lr", repr(factor * bound))
+    assert f"= {shown} x the bound: {word}" in " ".join(r.out.replace("│", " ").split())
+
+
 # -- a minimum in several parameters is one in all of them --------------------------------
 
 def test_a_cycle_in_theta_and_lambda_is_placed_at_a_minimum_of_both() -> None:

@@ -19,8 +19,8 @@ from ..engines.base import Engine
 from .stationary import StationaryPoint
 from .study import Study
 
-__all__ = ["Basin", "Stability", "StableLr", "StartPosition", "max_stable_lr", "situate",
-           "stability", "target_basin"]
+__all__ = ["Basin", "Stability", "StableLr", "StartPosition", "max_stable_lr", "ratio_text",
+           "situate", "stability", "target_basin"]
 
 Array = NDArray[np.float64]
 
@@ -150,8 +150,22 @@ class Stability:
             momentum = (f"; with momentum {b.momentum:g}" + (", Nesterov" if b.nesterov else "")
                         + (f", dampening {b.dampening:g}" if b.dampening else "")
                         + f": {b.formula} = {b.sgd_configured:.3g}")
-        return (f"lr = {lr:g} is {ratio:.3g} times the stable bound; the curvature bound "
+        return (f"lr = {lr:g} is {ratio_text(ratio)} times the stable bound; the curvature bound "
                 f"2 / {curvature:.4g} = {b.sgd:.3g}{momentum}")
+
+
+def ratio_text(ratio: float) -> str:
+    """A ratio to three significant digits, or as many more as it takes not to show a
+    ratio that is not 1 as ``1`` (stable or not turns on which side of 1 it is).
+
+    >>> ratio_text(1.0021), ratio_text(0.99962), ratio_text(23.58), ratio_text(1.0)
+    ('1.002', '0.9996', '23.6', '1')
+    """
+    for digits in range(3, 10):
+        text = f"{ratio:.{digits}g}"
+        if ratio == 1.0 or float(text) != 1.0:
+            return text
+    return repr(ratio)
 
 
 def stability(study: Study, param: str = "theta") -> Stability:

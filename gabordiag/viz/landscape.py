@@ -15,7 +15,7 @@ from matplotlib.text import Annotation
 from numpy.typing import NDArray
 
 from ..analysis.landscape import Landscape, LandscapeResult
-from ..analysis.stability import Stability, max_stable_lr
+from ..analysis.stability import Stability, max_stable_lr, ratio_text
 from ..core.kernel import period_label
 from .captions import relative_to_target
 from .landscape2d import landscape_2d_figure
@@ -268,7 +268,7 @@ def plot_curvature(ax: Axes, landscape: Landscape, window: tuple[float, float],
             if bound is not None:
                 text += f": SGD is stable there for lr < {bound:.3g}"
                 if lr:
-                    text += f" (lr {lr:g} = {lr / bound:.3g} x that)"
+                    text += f" (lr {lr:g} = {ratio_text(lr / bound)} x that)"
         artists.append(ax.set_title(text, fontsize="small", loc="left"))
     ax.set_xlim(*window)
     ax.set_ylabel("curvature")

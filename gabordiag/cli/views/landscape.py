@@ -8,7 +8,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from ...analysis.landscape import LandscapeResult
-from ...analysis.stability import Stability
+from ...analysis.stability import Stability, ratio_text
 from ...config.model import Config
 from ...core.kernel import period_label
 from ..render import fmt, out_console
@@ -180,7 +180,8 @@ def _step_panel(stable: Stability, config: Config) -> None:
             ratio = stable.lr_ratio(lr)
             if sgd and ratio is not None:
                 verdict = "[green]stable[/green]" if ratio < 1 else "[red]unstable[/red]"
-                rows.append(("configured lr", f"{lr:g} = {ratio:.3g} x the bound: {verdict}"))
+                rows.append(("configured lr",
+                             f"{lr:g} = {ratio_text(ratio)} x the bound: {verdict}"))
         if not sgd:
             rows.append((config.optimizer, "normalises its steps: no curvature bound "
                          "applies; near the minimum the steps are about lr"))
