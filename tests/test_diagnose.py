@@ -339,3 +339,16 @@ def test_one_diagnose_makes_the_image_once_and_each_gram_once(
     # two distinct problems need a Gram matrix: the image and its blurred copy
     # (coarse-to-fine); rmse and mse share one
     assert len(built) == 2
+
+
+@pytest.mark.parametrize("values", [{}, {"seed": "0", "loss": "mse", "lr": "3e-4"}])
+def test_few_starts_recover_counts_the_starts_that_recovered(values: dict[str, Any]) -> None:
+    d = diagnosed(**values)
+    finding = findings(d).get("few-starts-recover")
+    assert finding is not None
+    kinds = d.basins.cases[0].kinds
+    recovered = sum(kind in ("converged", "converged-equivalent") for kind in kinds)
+    if recovered == 0:
+        assert finding.message.startswith(f"none of the {len(kinds)} starts")
+    else:
+        assert finding.message.startswith(f"only {recovered} of {len(kinds)} starts (")

@@ -278,7 +278,7 @@ def _findings(config: Config, grad: GradcheckResult, land_result: LandscapeResul
     if success < 0.9:
         out.append(Finding(
             "few-starts-recover", "high" if success < 0.5 else "medium",
-            f"from {n} starts over the period only {success:.0%} recover at lr {lr:g}; "
+            f"{_recovered_share(success, n)} over the period recover at lr {lr:g}; "
             + ", ".join(f"{share:.0%} {k}" for k, share in summary["fractions"].items()
                         if share > 0 and k not in ("converged", "converged-equivalent")),
             {"success_rate": success, "fractions": summary["fractions"]},
@@ -310,3 +310,12 @@ def _findings(config: Config, grad: GradcheckResult, land_result: LandscapeResul
             if finding.severity == "info":
                 finding.fix = None
     return out
+
+
+def _recovered_share(success: float, n: int) -> str:
+    """``none of the 72 starts``, ``only 3 of 72 starts (4%)``: a count, so that a rate
+    that rounds to 0% is not mistaken for none."""
+    count = round(success * n)
+    if count == 0:
+        return f"none of the {n} starts"
+    return f"only {count} of {n} starts ({success:.0%})"
