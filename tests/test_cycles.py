@@ -27,7 +27,8 @@ def test_a_two_cycle_whose_amplitude_grows_is_not_called_a_limit_cycle() -> None
     o = oscillation(x, first_step=0)
     assert o.period == 2
     assert not o.limit_cycle
-    assert o.repeat_error is not None and o.repeat_error > LIMIT_CYCLE_RTOL
+    assert o.repeat_error is not None
+    assert o.repeat_error > LIMIT_CYCLE_RTOL
     assert o.amplitude_trend > 1.5
     assert "does not repeat exactly" in o.describe()
     assert "amplitude grows" in o.describe()

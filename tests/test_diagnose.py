@@ -346,9 +346,11 @@ def test_few_starts_recover_counts_the_starts_that_recovered(values: dict[str, A
     d = diagnosed(**values)
     finding = findings(d).get("few-starts-recover")
     assert finding is not None
-    kinds = d.basins.cases[0].kinds
-    recovered = sum(kind in ("converged", "converged-equivalent") for kind in kinds)
+    outcomes = d.basins.cases[0].outcomes
+    moved = [k for k, at in zip(outcomes.kinds, outcomes.started_at_answer) if not at]
+    recovered = sum(kind in ("converged", "converged-equivalent") for kind in moved)
     if recovered == 0:
-        assert finding.message.startswith(f"none of the {len(kinds)} starts")
+        assert finding.message.startswith(f"none of the {len(moved)} starts")
     else:
-        assert finding.message.startswith(f"only {recovered} of {len(kinds)} starts (")
+        share = f"{recovered / len(moved):.0%}"
+        assert finding.message.startswith(f"only {recovered} of {len(moved)} starts ({share})")

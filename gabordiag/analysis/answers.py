@@ -106,7 +106,7 @@ def debugging_recipe(study: Study, grad: GradcheckResult, land: Landscape,
         Step(_command("recover", options, "--plot", "run.png"),
              f"{run.verdict.kind}: {run.verdict.message}"),
         Step(_command("basins", options, "--starts", str(n)),
-             f"{summary['success_rate']:.0%} of {n} starts over the period recover at "
+             f"{basins.cases[0].recovered_text()} over the period recover at "
              f"lr {config.lr:g}"),
     ]
     if run.verdict.kind in RECOVERED and summary["success_rate"] >= 0.9:

@@ -64,6 +64,18 @@ class Outcomes:
                  if s is not None and not at]
         return float(np.median(steps)) if steps else None
 
+    def recovered_text(self) -> str:
+        """How many runs recovered, as a count (``none of the 72 starts``, ``only 6 of
+        8 starts (75%)``, ``all 72 starts``), so that a rate that rounds to 0% or 100%
+        is not mistaken for none or all."""
+        counted = self._counted()
+        n, count = len(counted), sum(kind in RECOVERED for kind in counted)
+        if count == 0:
+            return f"none of the {n} starts"
+        if count == n:
+            return f"all {n} starts"
+        return f"{count} of {n} starts ({count / n:.0%})"
+
 
 class ViaOutcomes:
     """The figures of a set of runs, read from its :class:`Outcomes` (``self.outcomes``)."""
@@ -94,6 +106,10 @@ class ViaOutcomes:
     def median_steps(self) -> float | None:
         """Median steps to converge over the runs that converged."""
         return self.outcomes.median_steps
+
+    def recovered_text(self) -> str:
+        """How many starts recovered, as a count (see :meth:`Outcomes.recovered_text`)."""
+        return self.outcomes.recovered_text()
 
 
 def judge_runs(descents: Descents, engine: Engine) -> Outcomes:

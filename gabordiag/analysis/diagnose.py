@@ -274,11 +274,11 @@ def _findings(config: Config, grad: GradcheckResult, land_result: LandscapeResul
 
     summary = basins.cases[0].summary()
     success = summary["success_rate"]
-    n = len(basins.starts)
     if success < 0.9:
         out.append(Finding(
             "few-starts-recover", "high" if success < 0.5 else "medium",
-            f"{_recovered_share(success, n)} over the period recover at lr {lr:g}; "
+            f"{'only ' if success else ''}{basins.cases[0].recovered_text()} over the period "
+            f"recover at lr {lr:g}; "
             + ", ".join(f"{share:.0%} {k}" for k, share in summary["fractions"].items()
                         if share > 0 and k not in ("converged", "converged-equivalent")),
             {"success_rate": success, "fractions": summary["fractions"]},
@@ -311,11 +311,3 @@ def _findings(config: Config, grad: GradcheckResult, land_result: LandscapeResul
                 finding.fix = None
     return out
 
-
-def _recovered_share(success: float, n: int) -> str:
-    """``none of the 72 starts``, ``only 3 of 72 starts (4%)``: a count, so that a rate
-    that rounds to 0% is not mistaken for none."""
-    count = round(success * n)
-    if count == 0:
-        return f"none of the {n} starts"
-    return f"only {count} of {n} starts ({success:.0%})"
