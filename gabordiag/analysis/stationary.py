@@ -44,6 +44,18 @@ class StationaryPoint:
                 "curvature": self.curvature, "global": self.is_global,
                 "target_equivalent": self.target_equivalent}
 
+    def notes(self, target_value: float | None) -> list[str]:
+        """What the point is, in words: ``global minimum``, ``target`` (the target's own
+        value) or ``target-equivalent``, ``spurious`` (a minimum that is not the
+        target's kernel)."""
+        notes = ["global minimum"] if self.is_global else []
+        if self.target_equivalent:
+            exact = target_value is not None and abs(self.value - target_value) < 1e-9
+            notes.append("target" if exact else "target-equivalent")
+        elif self.kind == "minimum":
+            notes.append("spurious")
+        return notes
+
 
 def find_stationary_points(engine: Engine, base: Array, j: int, grid: Array, grad: Array,
                            loss: Array, span: tuple[float, float], periodic: bool

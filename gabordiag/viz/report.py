@@ -72,14 +72,7 @@ def _point_rows(d: Diagnosis) -> list[list[str]]:
     target = land.facts.get("target_value")
     rows = []
     for p in land.stationary_points:
-        notes = []
-        if p.is_global:
-            notes.append("global minimum")
-        if p.target_equivalent:
-            exact = target is not None and abs(p.value - target) < 1e-9
-            notes.append("target" if exact else "target-equivalent")
-        elif p.kind == "minimum":
-            notes.append("spurious")
+        notes = p.notes(target)
         rows.append([f"{p.value:.4f}", f"{math.degrees(p.value):.1f}", p.kind, f"{p.loss:.4g}",
                      "kink" if p.curvature is None else f"{p.curvature:.4g}",
                      ", ".join(notes) or "-"])

@@ -103,14 +103,8 @@ def _stationary_table(land: Any, angular: bool, engine: str) -> None:
     target_value = land.facts.get("target_value")
     rows = []
     for p in land.stationary_points:
-        notes = []
-        if p.is_global:
-            notes.append("global minimum")
-        if p.target_equivalent:
-            exact = target_value is not None and abs(p.value - target_value) < 1e-9
-            notes.append("target" if exact else "target-equivalent")
-        elif p.kind == "minimum":
-            notes.append("[yellow]spurious[/yellow]")
+        notes = [("[yellow]spurious[/yellow]" if note == "spurious" else note)
+                 for note in p.notes(target_value)]
         curvature = "kink" if p.curvature is None else fmt(p.curvature)
         rows.append([f"{p.value:.4f}", p.kind, fmt(p.loss), curvature, ", ".join(notes)])
     table, _ = fitted_table(out_console, cols, rows,
