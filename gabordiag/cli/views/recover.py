@@ -154,4 +154,6 @@ def _evidence_value(value: Any) -> str:
         return fmt(value)
     if isinstance(value, dict):
         return ", ".join(f"{k} {_evidence_value(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_evidence_value(v) for v in value) + "]"
     return str(value)
