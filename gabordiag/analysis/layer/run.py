@@ -90,8 +90,11 @@ def diagnose_layer(spec: str, config: Config, param: str | None = None,
         if config.size < k and config.image in ("pink", "white", "grating"):
             raise ConfigError(f"--size: {config.size} is smaller than the layer's kernel "
                               f"({k}x{k}); use --size {max(2 * k, 64)} or more")
-        image = Study(replace(config, ksize=k, boundary="valid", learn=("theta",),
+        image = Study(replace(config, ksize=k, boundary="same", learn=("theta",),
                               kernel=None, derivative=None)).image
+        if min(image.shape) < k:
+            raise ConfigError(f"--image: the image ({image.shape[0]}x{image.shape[1]}) is "
+                              f"smaller than the layer's kernel ({k}x{k})")
         stage("gradient flow")
         projection = Projection.build(probe, image, i, seed=config.seed)
         flow = gradient_flow(projection)
@@ -118,8 +121,11 @@ def diagnose_layer(spec: str, config: Config, param: str | None = None,
             slope = mapping.slope if mapping is not None and mapping.kind in ANGLE_KINDS \
                 and mapping.ours == "theta" else None
             engine = layer_engine(probe, name, elements, (o, i), image, config, target_fit)
-            recovery = run_layer_recovery(engine, config, target_fit, slope,
-                                          probe.geometry.boundary)
+            boundary = probe.geometry.boundary
+            mode = linearity.get("padding_mode")
+            if boundary == "same" and mode != "zeros":  # ours: zero padding or wrap-around
+                boundary = "circular" if mode == "circular" else None
+            recovery = run_layer_recovery(engine, config, target_fit, slope, boundary)
         probe.restore()
         findings = layer_findings(flow, convention, derivatives, linearity, recovery, note,
                                   config)

@@ -70,7 +70,9 @@ def layer_command(
     from ...io import FIGURE_SUFFIXES, check_output_path
 
     require_torch()
-    config, source = resolve_config({**experiment, "size": size})
+    # the layer's kernel size is known only once it runs: the size is checked against it
+    # there, not against a --ksize it does not have
+    config, source = resolve_config({**experiment, "size": size, "boundary": "same"})
     for warning in source.warnings:
         print_warning(warning)
     where = _channel(channel)
