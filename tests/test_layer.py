@@ -156,6 +156,21 @@ def test_effective_kernels_are_opencv_kernels_whatever_the_padding() -> None:
             "padding_mode"] == "zeros"
 
 
+def test_off_by_one_grid_is_a_centre_shift() -> None:
+    with torch_session():
+        from gabordiag.analysis.layer.convention import measure_convention
+        from gabordiag.analysis.layer.flow import Projection, gradient_flow
+        from gabordiag.analysis.layer.probe import LayerProbe, load_layer
+
+        probe = LayerProbe(load_layer(spec("off_centre", "make_small")))
+        image = np.random.default_rng(4).standard_normal((24, 24))
+        flow = gradient_flow(Projection.build(probe, image, 0))
+        convention = measure_convention(probe, flow, (0, 0))
+    # the grid's x = col - c + 1: the envelope's centre sits at x = 0, one column left
+    assert convention.centre_shift == (-1.0, -1.0)
+    assert all(m.kind == "same" for m in convention.mappings)
+
+
 def test_gradient_flow_against_the_layers_construction() -> None:
     with torch_session():
         from gabordiag.analysis.layer.flow import Projection, describe_grid, gradient_flow
@@ -331,7 +346,8 @@ EXPECTED = {"correct": set(), "data_write": {"graph-cut", "overwritten-parameter
             "convention": {"convention-xy-swap", "convention-angular-frequency",
                            "normalisation", "recovery"},
             "bad_backward": {"derivative-wrong", "recovery"},
-            "unused_param": {"unused-parameter"}}
+            "unused_param": {"unused-parameter"},
+            "off_centre": {"centre-shift", "recovery"}}
 
 
 @pytest.mark.slow

@@ -134,7 +134,7 @@ def _angle_mapping(name: str, ours: str, value: float, fitted: float, slope: flo
                 "xy-swap" if quarter and ours == "theta" else "offset")
         relation = f"{ours} = " + (f"-{name}" if kind == "opposite" else f"{words} - {name}")
     elif _near(slope, math.pi / 180):
-        kind, relation = "degrees", f"{ours} = {name} in degrees (x pi/180)"
+        kind, relation = "degrees", f"{ours} = {name} x pi / 180"
     else:
         kind, relation = "other", f"d {ours} / d {name} = {slope:.4g}"
     return ParamMapping(name, value, ours, fitted, kind, relation, slope=slope,

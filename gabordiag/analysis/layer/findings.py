@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .derivs import ParamDerivatives
     from .experiment import LayerRecovery
     from .flow import FlowResult, ParamFlow
+    from .probe import Geometry
 
 __all__ = ["layer_findings"]
 
@@ -289,7 +290,7 @@ def _rounded(config: Config) -> Config:
                    theta0=short("theta0"))
 
 
-def _recovery_findings(r: LayerRecovery, config: Config, amplitude: float) -> list[Finding]:
+def _recovery_findings(r: LayerRecovery, config: Config, c: Convention) -> list[Finding]:
     v = r.verdict
     setup = (f"{config.loss}, {config.optimizer} lr {config.lr:g}, {config.steps} steps, "
              f"{r.param} from {r.start:.4g} to the target {r.target:.4g}")
@@ -306,9 +307,19 @@ def _recovery_findings(r: LayerRecovery, config: Config, amplitude: float) -> li
     if agreement is not None and agreement < 0.9:
         causes.append(f"the autograd gradient points uphill at {1 - agreement:.0%} of the "
                       "landscape's samples")
-    if abs(amplitude - 1) > 1e-6:
+    amplitude = c.fit.amplitude
+    if c.fit.is_gabor and abs(amplitude - 1) > 1e-6:
         causes.append(f"your kernel's amplitude {amplitude:.3g} scales the loss and its "
                       "gradient, hence each step")
+    if c.fit.is_gabor and c.centre_shift is not None:
+        causes.append(f"your kernel's centre is off by {c.centre_shift[0]:g}, "
+                      f"{c.centre_shift[1]:g} pixels, the reference's is not, so the two "
+                      "outputs are not the same pixels")
+    mapping = c.mapping_of(r.param)
+    if mapping is not None and mapping.slope is not None and abs(abs(mapping.slope) - 1) > 1e-4:
+        causes.append(f"the start and the target are in your {r.param}'s units (one unit "
+                      f"of it is {mapping.slope:.4g} rad of our theta); give --theta0 and "
+                      "--target-theta in them")
     ref = r.reference_verdict
     fix = None
     severity = "info" if v.kind in RECOVERED else "medium"
@@ -335,7 +346,7 @@ def _recovery_findings(r: LayerRecovery, config: Config, amplitude: float) -> li
             same = "the same verdict, but" if v.kind == ref.kind else "a different outcome:"
             message += (f"; {same} your run leaves the reference's path at step {departs}, so "
                         "your code changes what descent does")
-            severity = "high" if v.kind not in RECOVERED else "medium"
+            severity = "high" if v.kind != ref.kind and v.kind not in RECOVERED else "medium"
             fix = "fix the findings above, then run gabordiag layer again"
         if r.reference_note:
             message += f" ({r.reference_note})"
@@ -345,9 +356,9 @@ def _recovery_findings(r: LayerRecovery, config: Config, amplitude: float) -> li
 
 
 def layer_findings(flow: FlowResult, convention: Convention,
-                   derivatives: list[ParamDerivatives], linearity: dict[str, Any],
-                   recovery: LayerRecovery | None, recovery_note: str,
-                   config: Config) -> list[Finding]:
+                   derivatives: list[ParamDerivatives], geometry: Geometry,
+                   linearity: dict[str, Any], recovery: LayerRecovery | None,
+                   recovery_note: str, config: Config) -> list[Finding]:
     """Every finding the measurements support, ranked."""
     out = _flow_findings(flow)
     reported = set()
@@ -355,18 +366,27 @@ def layer_findings(flow: FlowResult, convention: Convention,
         if f.id in ("graph-cut", "zero-gradient", "overwritten-parameter"):
             reported |= set(f.evidence["params"])
     out += _derivative_findings(derivatives, flow, reported)
-    if not linearity.get("linear"):
+    linear = bool(linearity.get("linear"))
+    if not linear:
         error = linearity.get("relative_error")
+        g = geometry
+        sizes = ("" if g.stride_one else
+                 f"; its output for a {g.probe}x{g.probe} input is {g.out_size}x{g.out_size}, "
+                 f"which no stride-1 convolution with a {g.ksize}x{g.ksize} kernel gives "
+                 "(a stride, pooling or cropping?)")
         out.append(Finding(
             "not-linear", "medium",
             "the layer's output on the image is not the correlation of the image with its "
             "impulse response" + (f" (relative difference {error:.2g})" if error else "")
-            + ": it is not a linear shift-invariant filter (a nonlinearity, a stride or a "
-            "normalisation of the input?), so its effective kernel describes it only at an "
-            "impulse", dict(linearity), None, weight=2))
-    out += _convention_findings(convention, config.loss)
+            + sizes + ": it is not a linear shift-invariant filter (a nonlinearity, a stride "
+            "or a normalisation of the input?), so its impulse response describes it only "
+            "at an impulse, and its parameters' convention is not assessed",
+            {**linearity, "stride_one": g.stride_one, "out_size": g.out_size}, None,
+            weight=2))
+    conventions = _convention_findings(convention, config.loss)
+    out += conventions if linear else [f for f in conventions if f.id == "not-gabor"]
     if recovery is not None:
-        out += _recovery_findings(recovery, config, convention.fit.amplitude)
+        out += _recovery_findings(recovery, config, convention)
     elif recovery_note:
         out.append(Finding("no-recovery", "medium", recovery_note, {}, None, weight=1))
     rank = {s: i for i, s in enumerate(SEVERITIES)}

@@ -47,6 +47,13 @@ class Geometry:
     padding: float  # (H_out - H + ksize - 1) / 2; an integer for a stride-1 conv
     probe: int      # side of the impulse input
     box: tuple[int, int]  # top-left output index of the kernel's box
+    out_size: int = 0  # side of the output for the impulse input
+
+    @property
+    def stride_one(self) -> bool:
+        """Whether the sizes are those of a stride-1 convolution (padding a whole number
+        of pixels, at least 0)."""
+        return self.padding >= 0 and self.padding == int(self.padding)
 
     @property
     def boundary(self) -> str | None:
@@ -60,7 +67,8 @@ class Geometry:
     def to_dict(self) -> dict[str, Any]:
         """Plain values, JSON-ready."""
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,
-                "ksize": self.ksize, "padding": self.padding, "boundary": self.boundary}
+                "ksize": self.ksize, "padding": self.padding, "boundary": self.boundary,
+                "stride_one": self.stride_one}
 
 
 def load_layer(spec: str) -> torch.nn.Module:
@@ -199,7 +207,7 @@ class LayerProbe:
                 top = int(r1 - (k - (r2 - r1 + 1)) // 2)
                 left = int(c1 - (k - (c2 - c1 + 1)) // 2)
                 return Geometry(self.in_channels, out_channels, int(k),
-                                float(h_out - side + k - 1) / 2, side, (top, left))
+                                float(h_out - side + k - 1) / 2, side, (top, left), h_out)
         raise ConfigError(f"SPEC: the layer's impulse response reaches the border of a "
                           f"{PROBE_SIZES[-1]}x{PROBE_SIZES[-1]} input: it is not a local "
                           "filter (a kernel larger than 255?)")

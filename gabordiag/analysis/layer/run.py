@@ -127,8 +127,8 @@ def diagnose_layer(spec: str, config: Config, param: str | None = None,
                 boundary = "circular" if mode == "circular" else None
             recovery = run_layer_recovery(engine, config, target_fit, slope, boundary)
         probe.restore()
-        findings = layer_findings(flow, convention, derivatives, linearity, recovery, note,
-                                  config)
+        findings = layer_findings(flow, convention, derivatives, probe.geometry, linearity,
+                                  recovery, note, config)
         return LayerDiagnosis(spec=spec, module=type(module).__name__, config=config,
                               param=name, channel=(o, i), geometry=probe.geometry,
                               linearity=linearity, flow=flow, convention=convention,
