@@ -36,8 +36,8 @@ def layer_command(
     experiment: dict[str, Any],
     config_path: Optional[Path],
     spec: Annotated[str, typer.Argument(
-        metavar="SPEC", help="module:factory or path/to/file.py:factory: a function of no "
-        "arguments returning a torch.nn.Module that takes (N, C, H, W). It is imported and "
+        metavar="SPEC", help="module:factory or path/to/file.py:factory (a function of no "
+        "arguments returning a torch.nn.Module that takes (N, C, H, W)). It is imported and "
         "run.", show_default=False)],
     param: Annotated[Optional[str], typer.Option(
         "--param", help="The layer's orientation parameter, by its name in "
@@ -60,8 +60,8 @@ def layer_command(
     """Diagnose your own PyTorch Gabor layer: gradient flow to every parameter, the kernel
     it really applies and its convention, autograd against central differences, and the
     recovery experiment through its own forward beside gabordiag's kernel at the fitted
-    parameters; then what to change in your code. Needs torch (pip install
-    "gabordiag[torch]")."""
+    parameters; then what to change in your code. Needs PyTorch:
+    pip install "gabordiag\\[torch]"."""
     import shlex
 
     from ...analysis.layer import diagnose_layer, require_torch
