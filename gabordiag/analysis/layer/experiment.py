@@ -290,8 +290,6 @@ def _reference(recovery: LayerRecovery, config: Config, ksize: int, boundary: st
     ours = target_fit.theta + slope * (grid - config.target_theta)
     recovery.reference_loss = run.engine.loss(ours[:, None])
     notes = []
-    if abs(target_fit.amplitude - 1) > 1e-6:
-        notes.append(f"the reference kernel has amplitude 1, yours {target_fit.amplitude:.4g}")
     if boundary is None:
         notes.append("your layer's padding is neither none nor ksize // 2; the reference "
                      "uses none")

@@ -72,8 +72,9 @@ def _flow_findings(flow: FlowResult) -> list[Finding]:
         norms = ", ".join(f"{p.grad_norm:.3g}" for p in overwritten)
         out.append(Finding(
             "overwritten-parameter", "high",
-            f"{_names(overwritten)} get{'s a gradient' if len(overwritten) == 1 else ' gradients'}"
-            f" (norm {norms}) but changing {'it' if len(overwritten) == 1 else 'them'} "
+            f"{_names(overwritten)} get"
+            + ("s a gradient (norm " if len(overwritten) == 1 else " gradients (norms ")
+            + f"{norms}) but changing {'it' if len(overwritten) == 1 else 'them'} "
             "changes nothing the layer computes: forward overwrites "
             f"{'it' if len(overwritten) == 1 else 'them'}, so an optimizer trains values "
             "the next forward discards",
@@ -85,10 +86,11 @@ def _flow_findings(flow: FlowResult) -> list[Finding]:
     if grids:
         out.append(Finding(
             "trainable-constant", "high",
-            "; ".join(f"{p.name} {p.shape} is a trainable Parameter holding {p.grid}"
-                      for p in grids)
-            + (", and gets a gradient" if len(grids) == 1 else "; they get gradients")
-            + f" (norm {', '.join(f'{p.grad_norm:.3g}' for p in grids)}): "
+            "; ".join(f"{p.name} ({'x'.join(map(str, p.shape))}) is a trainable Parameter "
+                      f"holding {p.grid}" for p in grids)
+            + (", and gets a gradient (norm " if len(grids) == 1 else
+               "; they get gradients (norms ")
+            + f"{', '.join(f'{p.grad_norm:.3g}' for p in grids)}): "
             "an optimizer moves the pixel coordinates, and the kernel stops being a Gabor "
             "kernel of your parameters",
             {"params": [p.name for p in grids], "grids": {p.name: p.grid for p in grids},
