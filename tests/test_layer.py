@@ -244,6 +244,7 @@ def _torch_run(factory: str, optimizer: str, steps: int, image: np.ndarray,
     return np.array(values)
 
 
+@pytest.mark.slow  # torch.optim's first optimizer imports torch._dynamo: seconds
 @pytest.mark.parametrize(("optimizer", "hyper"), [
     ("sgd", {"lr": 0.001, "momentum": 0.9}), ("adam", {"lr": 0.01})])
 def test_recovery_steps_like_torch_optim(optimizer: str, hyper: dict[str, float]) -> None:

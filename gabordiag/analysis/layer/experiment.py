@@ -76,8 +76,8 @@ class LayerEngine:
             if not grad:
                 return loss, math.nan
             g = None
-            if out.requires_grad:
-                out.backward(gradient=torch.tensor(seed))
+            if out.requires_grad:  # the vector-Jacobian product with d loss / d out
+                (out * torch.tensor(seed)).sum().backward()
                 g = self.probe.params[self.param].grad
             if g is None:
                 self.gradient_missing = True
