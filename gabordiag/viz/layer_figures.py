@@ -17,6 +17,11 @@ from .figures import OUTCOME_COLOURS, plot_kernel
 __all__ = ["layer_figure", "plot_kernel_fit", "plot_layer_landscape"]
 
 
+def _g(value: float) -> str:
+    """A fitted value, with rounding noise below 1e-9 shown as 0."""
+    return f"{0.0 if abs(value) < 1e-9 else value:.3g}"
+
+
 def plot_kernel_fit(axes: Any, d: LayerDiagnosis) -> list[Any]:
     """Three panels: the effective kernel, the fitted model, their difference."""
     c = d.convention
@@ -26,9 +31,9 @@ def plot_kernel_fit(axes: Any, d: LayerDiagnosis) -> list[Any]:
     o, i = c.channel
     return [plot_kernel(axes[0], c.kernel, f"your filter ({o}, {i}), as loaded"),
             plot_kernel(axes[1], model,
-                        f"our model: theta {fit.theta:.3f}, lambda {fit.lambd:.3g},\n"
-                        f"sigma {fit.sigma:.3g}, gamma {fit.gamma:.3g}, psi {fit.psi:.3g}, "
-                        f"A {fit.amplitude:.3g}"),
+                        f"our model: theta {_g(fit.theta)}, lambda {_g(fit.lambd)},\n"
+                        f"sigma {_g(fit.sigma)}, gamma {_g(fit.gamma)}, psi {_g(fit.psi)}, "
+                        f"A {_g(fit.amplitude)}"),
             plot_kernel(axes[2], c.kernel - model,
                         f"difference (relative {fit.residual:.1e})")]
 
