@@ -316,6 +316,9 @@ def test_cli_text_ends_with_what_to_change(tmp_path: Path) -> None:
     assert "report written to" in tail
     assert f"wrote {tmp_path / 'l.png'}" in result.err
     report = (tmp_path / "rep" / "report.md").read_text()
+    ending = report[report.index("## What to change in your code"):]
+    assert "Rotate.backward" in ending
+    assert "##" not in ending[3:]  # the last section
     assert "derivative-wrong" in report
     assert "imported and run" in report
     assert (tmp_path / "rep" / "report.html").read_text().count("data:image/png;base64") == 1

@@ -1,5 +1,6 @@
 """A layer diagnosis as Markdown and as self-contained HTML (the figure embedded): what
-produced it, the findings, what to change in the code, then the measurements."""
+produced it, the findings, the measurements, and at the end what to change in the
+code, per finding."""
 
 from __future__ import annotations
 
@@ -70,15 +71,15 @@ def layer_markdown(d: LayerDiagnosis, figure: str, info: LayerReportInfo) -> str
              "## Findings", ""]
     for n, f in enumerate(d.findings, start=1):
         lines.append(f"{n}. **[{f.severity}] {f.id}**: {f.message}")
-    lines += ["", "## What to change in your code", ""]
-    fixes = [f for f in d.findings if f.fix and f.severity != "info"]
-    lines += [f"{n}. **{f.id}**: {f.fix}" for n, f in enumerate(fixes, start=1)] or \
-        ["Nothing: no finding points at your code."]
     lines += ["", "## The kernel and the landscape", "", f"![layer]({figure})"]
     for title, header, rows in _sections(d):
         lines += ["", f"## {title}", "", "| " + " | ".join(header) + " |",
                   "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    lines += ["", "## What to change in your code", ""]
+    fixes = [f for f in d.findings if f.fix and f.severity != "info"]
+    lines += [f"{n}. **{f.id}**: {f.fix}" for n, f in enumerate(fixes, start=1)] or \
+        ["Nothing: no finding points at your code."]
     return "\n".join(lines) + "\n"
 
 
@@ -98,10 +99,6 @@ def layer_html(d: LayerDiagnosis, png: bytes, info: LayerReportInfo) -> str:
              "run</li></ul>", "<h2>Findings</h2><ol>"]
     parts += [f'<li><span class="{e(f.severity)}">[{e(f.severity)}]</span> '
               f"<strong>{e(f.id)}</strong>: {e(f.message)}</li>" for f in d.findings]
-    parts += ["</ol>", "<h2>What to change in your code</h2><ol>"]
-    fixes = [f for f in d.findings if f.fix and f.severity != "info"]
-    parts += [f"<li><strong>{e(f.id)}</strong>: {e(f.fix or '')}</li>" for f in fixes] or \
-        ["<li>Nothing: no finding points at your code.</li>"]
     data = base64.b64encode(png).decode("ascii")
     parts += ["</ol>", "<h2>The kernel and the landscape</h2>",
               f'<img alt="layer" src="data:image/png;base64,{data}">']
@@ -110,5 +107,9 @@ def layer_html(d: LayerDiagnosis, png: bytes, info: LayerReportInfo) -> str:
                   + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"]
         parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows]
         parts.append("</table>")
-    parts.append("</body></html>")
+    parts.append("<h2>What to change in your code</h2><ol>")
+    fixes = [f for f in d.findings if f.fix and f.severity != "info"]
+    parts += [f"<li><strong>{e(f.id)}</strong>: {e(f.fix or '')}</li>" for f in fixes] or \
+        ["<li>Nothing: no finding points at your code.</li>"]
+    parts.append("</ol></body></html>")
     return "\n".join(parts) + "\n"
