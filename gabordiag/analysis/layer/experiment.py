@@ -31,6 +31,7 @@ from ...core.user import UserKernel
 from ...descent.explain import classify
 from ...descent.runner import Trajectory, run_descent
 from ...descent.verdicts import Verdict
+from ...errors import GabordiagError
 from ..landscape import theta_landscape
 from ..recover import recover
 from ..study import Study
@@ -307,5 +308,9 @@ def run_layer_recovery(engine: LayerEngine, config: Config, target_fit: GaborFit
     recovery = LayerRecovery(engine.param, engine.elements, config.target_theta,
                              config.theta0, trajectory, verdict, landscape,
                              engine.gradient_missing)
-    _reference(recovery, config, engine.problem.ksize, boundary, target_fit, slope)
+    try:
+        _reference(recovery, config, engine.problem.ksize, boundary, target_fit, slope)
+    except GabordiagError as exc:  # e.g. theta has no effect on the fitted kernel
+        recovery.reference_verdict = recovery.reference_config = None
+        recovery.reference_note = f"no reference run: {exc}"
     return recovery

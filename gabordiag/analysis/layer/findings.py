@@ -352,6 +352,8 @@ def _recovery_findings(r: LayerRecovery, config: Config, c: Convention) -> list[
             fix = "fix the findings above, then run gabordiag layer again"
         if r.reference_note:
             message += f" ({r.reference_note})"
+    elif r.reference_note:
+        message += f" ({r.reference_note})"
     if causes:
         message += "; " + "; ".join(causes)
     return [Finding("recovery", severity, message, evidence, fix, weight=6)]
