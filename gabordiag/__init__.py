@@ -34,6 +34,7 @@ _API = {
     "Verdict": "gabordiag.descent.verdicts",
     "config_to_toml": "gabordiag.config.files",
     "diagnose": "gabordiag.analysis.diagnose",
+    "diagnose_layer": "gabordiag.analysis.layer",
     "gabor_kernel": "gabordiag.core.kernel",
     "gabor_kernels": "gabordiag.core.kernel",
     "kernel_derivatives": "gabordiag.core.kernel",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "GabordiagError", "ImageError", "LimitError", "OutputError"]
+__all__ = ["ConfigError", "DependencyError", "GabordiagError", "ImageError", "LimitError",
+           "OutputError"]
 
 
 class GabordiagError(Exception):
@@ -28,3 +29,8 @@ class LimitError(GabordiagError):
 
 class OutputError(GabordiagError):
     """An output file that cannot be written (a full disk, a vanished directory)."""
+
+
+class DependencyError(GabordiagError):
+    """An optional dependency a command needs is not installed (the message says how
+    to install it)."""

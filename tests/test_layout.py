@@ -18,6 +18,8 @@ LAYERS = ["errors", "io", "config", "core", "engines", "descent", "analysis", "v
           "__main__"]
 NUMERICAL = ("config", "core", "engines", "descent", "analysis")
 INTERFACES = ("typer", "rich", "matplotlib", "torch", "click")
+# the one package that may import torch: `gabordiag layer` diagnoses a user's torch module
+TORCH_PACKAGE = "gabordiag.analysis.layer"
 
 
 def modules() -> dict[str, Path]:
@@ -92,7 +94,35 @@ def test_no_import_circle() -> None:
                                   and LAYERS[layer(n)] in NUMERICAL])
 def test_numerical_core_imports_no_interface(name: str) -> None:
     used = {m.split(".")[0] for m in imports(name, modules()[name])}
-    assert not used & set(INTERFACES), name
+    allowed = {"torch"} if name.startswith(TORCH_PACKAGE + ".") else set()
+    assert not used & (set(INTERFACES) - allowed), name
+
+
+def test_only_the_layer_analysis_imports_torch() -> None:
+    importing = sorted(name for name, path in modules().items()
+                       if "torch" in {m.split(".")[0] for m in imports(name, path)})
+    assert importing, "the layer analysis imports torch somewhere"
+    assert all(name.startswith(TORCH_PACKAGE + ".") for name in importing), importing
+    # the package face hands names on without importing torch
+    assert "torch" not in {m.split(".")[0] for m in
+                           imports(TORCH_PACKAGE, modules()[TORCH_PACKAGE])}
+
+
+def test_commands_other_than_layer_import_no_torch(tmp_path: Path) -> None:
+    """--help of every command (layer's too) and real runs of the others leave torch
+    unimported; ``gabordiag layer`` itself does import it."""
+    code = ("import sys; from gabordiag.cli import main\n"
+            "runs = [['--help'], ['layer', '--help'], ['recover', '--help'],\n"
+            "        ['recover', '--size', '32', '--ksize', '9', '--steps', '5', '--json'],\n"
+            "        ['landscape', '--size', '32', '--ksize', '9', '--points', '16', '--json'],\n"
+            "        ['gradcheck', '--size', '32', '--ksize', '9', '--random', '0', '--json'],\n"
+            "        ['kernel', '--ksize', '9', '--json'], ['config', 'show']]\n"
+            "for argv in runs:\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "sys.stderr.write('TORCH:' + str('torch' in sys.modules) + '\\n')")
+    err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path).stderr
+    assert "TORCH:False" in err, err[-2000:]
 
 
 def test_config_layer_needs_no_numpy() -> None:

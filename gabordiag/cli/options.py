@@ -224,29 +224,32 @@ def _as_list(annotation: Any, help_suffix: str) -> Any:
 
 
 def with_experiment_options(func: Callable[..., Any] | None = None, *,
-                            multi: tuple[str, ...] = ()) -> Any:
+                            multi: tuple[str, ...] = (),
+                            only: tuple[str, ...] | None = None) -> Any:
     """Add the experiment options to a command.
 
     The command receives them as ``experiment: dict`` (config key -> raw value or
     ``None``) and ``config_path``. Keys in ``multi`` accept several values; the command
     then also receives ``several: dict`` (key -> list of raw values, or ``None``) and
-    the experiment gets the first value.
+    the experiment gets the first value. ``only`` limits the options to those keys
+    (``config_path`` is then ``None`` unless ``config`` is one of them).
     """
     if func is None:
-        return functools.partial(with_experiment_options, multi=multi)
+        return functools.partial(with_experiment_options, multi=multi, only=only)
     signature = inspect.signature(func)
     own = [p for name, p in signature.parameters.items()
            if name not in ("experiment", "config_path", "several")]
+    options = {key: a for key, a in EXPERIMENT_OPTIONS.items() if only is None or key in only}
     annotations = {key: (_as_list(a, "Repeat to compare several.") if key in multi else a)
-                   for key, a in EXPERIMENT_OPTIONS.items()}
+                   for key, a in options.items()}
     extra = [inspect.Parameter(field_name(key), inspect.Parameter.KEYWORD_ONLY,
                                default=None, annotation=annotation)
              for key, annotation in annotations.items()]
 
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> Any:
-        values = {key: kwargs.pop(field_name(key)) for key in EXPERIMENT_OPTIONS}
-        config_path = values.pop("config")
+        values = {key: kwargs.pop(field_name(key)) for key in options}
+        config_path = values.pop("config", None)
         if values.get("learn") is not None:
             values["learn"] = ",".join(values["learn"])
         several = {key: values[key] for key in multi}

@@ -8,6 +8,7 @@ from . import (  # noqa: F401
     gradcheck_cmd,
     kernel_cmd,
     landscape_cmd,
+    layer_cmd,
     recover_cmd,
     remedies_cmd,
 )

@@ -1,0 +1,111 @@
+"""``gabordiag layer SPEC``: diagnose your own PyTorch Gabor layer (imports and runs it)."""
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from ..app import app
+from ..common import write_figure
+from ..options import json_flag, plot_option, with_experiment_options
+from ..render import err_console, out_console, print_json, print_warning
+
+# the experiment options that apply to a layer (its kernel is its own)
+LAYER_OPTIONS = ("image", "seed", "standardize", "target-theta", "theta0", "loss", "loss-eps",
+                 "optimizer", "lr", "momentum", "dampening", "nesterov", "betas", "alpha",
+                 "eps", "steps")
+_PANEL = "Your layer"
+
+
+def _channel(text: Optional[str]) -> Optional[tuple[int, int]]:
+    if text is None:
+        return None
+    from ...errors import ConfigError
+
+    parts = text.split(",")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise ConfigError(f"--channel: invalid value {text!r}; expected OUT,IN (two "
+                          "integers >= 0, e.g. 0,0)")
+    return int(parts[0]), int(parts[1])
+
+
+@app.command("layer")
+@with_experiment_options(only=LAYER_OPTIONS)
+def layer_command(
+    ctx: typer.Context,
+    experiment: dict[str, Any],
+    config_path: Optional[Path],
+    spec: Annotated[str, typer.Argument(
+        metavar="SPEC", help="module:factory or path/to/file.py:factory (a function of no "
+        "arguments returning a torch.nn.Module that takes (N, C, H, W)). It is imported and "
+        "run.", show_default=False)],
+    param: Annotated[Optional[str], typer.Option(
+        "--param", help="The layer's orientation parameter, by its name in "
+        "named_parameters(). (default: the one called theta)", metavar="NAME",
+        rich_help_panel=_PANEL, show_default=False)] = None,
+    channel: Annotated[Optional[str], typer.Option(
+        "--channel", help="The (out, in) filter to fit and recover. (default: 0,0)",
+        metavar="OUT,IN", rich_help_panel=_PANEL, show_default=False)] = None,
+    size: Annotated[str, typer.Option(
+        "--size", help="Side of synthetic images in pixels (your layer's float64 forward "
+        "runs hundreds of times).", metavar="INT", rich_help_panel="Experiment")] = "64",
+    report: Annotated[Optional[Path], typer.Option(
+        "--report", help="Write report.md (with its PNG figure) and a self-contained "
+        "report.html into this directory.", metavar="DIR", rich_help_panel="Output")] = None,
+    json_output: Annotated[bool, json_flag("gabordiag.layer/1")] = False,
+    plot: Annotated[Optional[Path], plot_option(
+        "the filter beside our fitted model, and the loss over the period with the run, "
+        "beside gabordiag's kernel at the fit")] = None,
+) -> None:
+    """Diagnose your own PyTorch Gabor layer: gradient flow to every parameter, the kernel
+    it really applies and its convention, autograd against central differences, and the
+    recovery experiment through its own forward beside gabordiag's kernel at the fitted
+    parameters; then what to change in your code. Needs PyTorch:
+    pip install "gabordiag\\[torch]"."""
+    import shlex
+
+    from ...analysis.layer import diagnose_layer, require_torch
+    from ...config.resolve import resolve_config
+    from ...errors import ConfigError
+    from ...io import FIGURE_SUFFIXES, check_output_path
+
+    require_torch()
+    # the layer's kernel size is known only once it runs: the size is checked against it
+    # there, not against a --ksize it does not have
+    config, source = resolve_config({**experiment, "size": size, "boundary": "same"})
+    for warning in source.warnings:
+        print_warning(warning)
+    where = _channel(channel)
+    if plot is not None:
+        check_output_path(plot, "--plot", FIGURE_SUFFIXES)
+    if report is not None and report.exists() and not report.is_dir():
+        raise ConfigError(f"--report: {report} exists and is not a directory")
+    status = None
+    if not json_output and err_console.is_terminal:
+        status = err_console.status("gabordiag layer")
+        status.start()
+    try:
+        result = diagnose_layer(spec, config, param, where, progress=None if status is None
+                                else lambda stage: status.update(f"gabordiag layer: {stage}"))
+    finally:
+        if status is not None:
+            status.stop()
+    if plot is not None:
+        from ...viz.layer_figures import layer_figure
+
+        write_figure(lambda: layer_figure(result), plot)
+    if report is not None:
+        from ..views.layer import write_layer_report
+
+        argv = (ctx.obj or {}).get("argv", ())
+        write_layer_report(result, report,
+                           " ".join(["gabordiag", *(shlex.quote(a) for a in argv)]))
+    if json_output:
+        print_json(result.to_dict(), source.warnings)
+        return
+    from ..views.layer import render_layer
+
+    render_layer(result)
+    if report is not None:
+        out_console.print(f"report written to {report / 'report.md'} and "
+                          f"{report / 'report.html'}")
