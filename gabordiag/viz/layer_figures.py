@@ -12,7 +12,8 @@ from matplotlib.figure import Figure
 
 from ..analysis.layer.fit import gabor_model
 from ..analysis.layer.result import LayerDiagnosis
-from .figures import OUTCOME_COLOURS, plot_kernel
+from .kernels import plot_kernel
+from .style import OUTCOME_COLOURS
 
 __all__ = ["layer_figure", "plot_kernel_fit", "plot_layer_landscape"]
 
