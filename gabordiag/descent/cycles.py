@@ -74,12 +74,27 @@ class Oscillation:
                 "amplitude_trend": self.amplitude_trend, "centre": self.centre,
                 "centre_range": list(self.centre_range), "phase_slips": self.phase_slips}
 
+    @classmethod
+    def from_evidence(cls, evidence: dict[str, Any]) -> Oscillation:
+        """The measure back from a verdict's evidence (:meth:`to_evidence` and its
+        ``tail_steps``)."""
+        low, high = evidence["amplitude_range"]
+        first, last = evidence["centre_range"]
+        return cls(period=evidence["period"], limit_cycle=evidence["limit_cycle"],
+                   repeat_error=evidence["repeat_error"],
+                   dominant_period=evidence["dominant_period"], amplitude=evidence["amplitude"],
+                   amplitude_range=(float(low), float(high)),
+                   amplitude_trend=evidence["amplitude_trend"], centre=evidence["centre"],
+                   centre_range=(float(first), float(last)),
+                   tail_steps=evidence["tail_steps"], phase_slips=list(evidence["phase_slips"]))
+
     def describe(self, unit: str = "rad") -> str:
         """The oscillation in words: what the run shows, never more."""
         low, high = self.amplitude_range
         if self.period is not None and self.limit_cycle:
-            return (f"a limit cycle of period {self.period} (it repeats to within "
-                    f"{self.repeat_error:.1g} of its swing) with amplitude "
+            repeats = ("it repeats exactly" if not self.repeat_error else
+                       f"it repeats to within {self.repeat_error:.1g} of its swing")
+            return (f"a limit cycle of period {self.period} ({repeats}) with amplitude "
                     f"{self.amplitude:.3g} {unit}")
         if self.period is not None:
             what = f"a period-{self.period} oscillation that does not repeat exactly"

@@ -38,7 +38,7 @@ def classify(trajectory: Trajectory, engine: Engine) -> Verdict:
         if verdict.jump_step[0] >= 0:
             return _thrown(trajectory, verdict)
         return _stopped(trajectory)
-    if kind == "stalled" and np.isfinite(verdict.plateau[0]):
+    if kind == "stalled" and verdict.plateau[0] < PLATEAU_RTOL:
         return _plateau(trajectory, engine, verdict)
     if verdict.settled[0]:
         return _settled(trajectory, engine, kind, float(verdict.kernel_error[0]),
@@ -98,6 +98,7 @@ def _plateau(t: Trajectory, engine: Engine, verdict: Judgement) -> Verdict:
     kerr = float(engine.problem.kernel_errors(final[None, :])[0])
     ratio = float(verdict.plateau[0])
     step = float(t.step_sizes()[-1]) if t.n_steps else 0.0
+    far = "far from the target" if kerr > 0.5 else "away from the target"
     evidence = {"final": dict(zip(t.names, map(float, final))), "final_loss": float(t.loss[-1]),
                 "final_grad_norm": grad, "largest_grad_norm": largest,
                 "sensitivity_ratio": ratio, "kernel_error": kerr, "final_step": step}
@@ -105,8 +106,8 @@ def _plateau(t: Trajectory, engine: Engine, verdict: Judgement) -> Verdict:
                    f"Stalled on a plateau at {_describe(t.names, final)}: the kernel hardly "
                    f"changes there (its sensitivity is {ratio:.1e} of that at the target, "
                    f"below {PLATEAU_RTOL:g}), the gradient is {grad:.2g} (largest in the run "
-                   f"{largest:.3g}) and the last step {step:.2g}; far from the target "
-                   f"(kernel error {kerr:.2f}).", evidence)
+                   f"{largest:.3g}) and the last step {step:.2g}; {far} (kernel error "
+                   f"{kerr:.2f}).", evidence)
 
 
 def _settled(t: Trajectory, engine: Engine, kind: str, kerr: float,
@@ -173,7 +174,10 @@ def _moving(t: Trajectory, engine: Engine, kind: str, verdict: Judgement) -> Ver
     if kind == "not-converged":
         oscillating = (evidence["turn_fraction"] >= 0.05
                        and evidence["net_over_path"] < 0.5)
-        what = "oscillating with shrinking steps" if oscillating else "moving steadily"
+        trend = evidence["late_over_early_step"]
+        what = ("oscillating with shrinking steps" if oscillating else
+                "moving by shrinking steps" if trend < 0.5 else
+                "moving by growing steps" if trend > 2 else "moving steadily")
         evidence["final_step"] = float(t.step_sizes()[-1])
         return Verdict(kind,
                        f"Still {what} when the steps ran out (last step "
@@ -184,12 +188,15 @@ def _moving(t: Trajectory, engine: Engine, kind: str, verdict: Judgement) -> Ver
     evidence.update(osc.to_evidence())
     loss_range = (f"the loss jumps between {evidence['tail_loss_min']:.3g} and "
                   f"{evidence['tail_loss_max']:.3g}")
-    if t.names[j] == "theta" and np.ptp(x) > engine.problem.theta_period / 2:
+    span = float(np.ptp(x))
+    evidence["span"] = span
+    half_period = engine.problem.theta_period / 2
+    if t.names[j] == "theta" and span > half_period:
         evidence["across_basins"] = True
         return Verdict("cycling",
-                       f"Cycling across basins: the iterate is thrown over more than half "
-                       f"the period (amplitude {osc.amplitude:.3g} rad); {loss_range} and no "
-                       "minimum holds it.", evidence)
+                       f"Cycling across basins: over the last {w} steps theta ranges over "
+                       f"{span:.3g} rad, more than half the period ({half_period:.4g} rad); "
+                       f"{loss_range} and no minimum holds it.", evidence)
     minimum = (_surrounded_minimum(engine, t.params[-1], j, float(x.min()), float(x.max()))
                if len(t.names) == 1 else _minimum_in_all(engine, tail, t.loss[-(w + 1):], j))
     evidence.update({"across_basins": False, **minimum})
@@ -202,7 +209,9 @@ def _moving(t: Trajectory, engine: Engine, kind: str, verdict: Judgement) -> Ver
     else:
         around = (f"around {where} (the orbit's centre; no minimum in all "
                   f"{len(t.names)} parameters lies within its span)")
-    message = f"Cycling: {osc.describe(unit)}, {around}; {loss_range} and never settles."
+    ending = ("and never settles: the orbit repeats" if osc.limit_cycle else
+              "and had not settled when the steps ran out")
+    message = f"Cycling: {osc.describe(unit)}, {around}; {loss_range} {ending}."
     return Verdict("cycling", " ".join(message.split()), evidence)
 
 

@@ -21,8 +21,8 @@ from ..core.problem import KERNEL_RTOL, PARAM_ATOL, Problem
 from ..engines.base import Engine
 from .runner import Descents
 
-__all__ = ["ANGLES", "JUMP_FACTOR", "PLATEAU_RTOL", "Judgement", "Verdict", "judge",
-           "loss_jumps", "steps_to_settle"]
+__all__ = ["ANGLES", "JUMP_FACTOR", "PLATEAU_RTOL", "SETTLED_XTOL", "Judgement", "Verdict",
+           "judge", "loss_jumps", "steps_to_settle"]
 
 Array = NDArray[np.float64]
 
@@ -81,8 +81,9 @@ class Judgement:
     late_over_early_step: Array
     jump_step: NDArray[np.intp]   # runs thrown away: the step of the first big jump
     jump_param: NDArray[np.intp]  # ... and the coordinate that jumped
-    plateau: Array                # runs on a plateau: the kernel's sensitivity there,
-                                  # relative to the target's (the smallest over params)
+    plateau: Array                # runs perhaps on a plateau: the kernel's sensitivity
+                                  # there, relative to the target's (the smallest over
+                                  # params); below PLATEAU_RTOL they are on one
 
     def recovered(self) -> NDArray[np.bool_]:
         """Runs that settled on the target's kernel."""
@@ -112,7 +113,8 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
     nowhere, with steps that do not shrink) or not (``not-converged``). A run that is
     neither cycling nor converged, at a wavelength, width or aspect where the kernel
     hardly changes (its sensitivity below ``PLATEAU_RTOL`` of the target's), is
-    ``stalled`` on a plateau.
+    ``stalled`` on a plateau; so is a settled run that stalled where the kernel hardly
+    changes (its ``plateau`` figure says so).
     """
     d = descents
     problem = engine.problem
@@ -130,6 +132,7 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
     settled = live & np.all(moves < SETTLED_XTOL, axis=(0, 2))
 
     kernel_error = np.full(n_runs, np.nan)
+    plateau = np.full(n_runs, np.nan)
     shape: list[str | None] = [None] * n_runs
     undecided: list[int] = []  # crawling or moving steadily: perhaps on a plateau
     index = np.flatnonzero(settled)
@@ -149,6 +152,9 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
                            strict=True):
             shape[b] = kind
             kinds[b] = "local-minimum" if kind == "minimum" else "stalled"
+        stuck = np.array([b for b in elsewhere if kinds[b] == "stalled"], dtype=np.intp)
+        if len(stuck):  # stalled where the kernel hardly changes: on a plateau
+            plateau[stuck] = _sensitivity_ratio(problem, d.params[-1, stuck])
 
     moving = np.flatnonzero(live & ~settled)
     w = _tail_length(n_steps)
@@ -160,7 +166,6 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
         cycling = stats[4] & ~stats[5]
         kinds[moving] = np.where(cycling, "cycling", "not-converged")
         undecided.extend(moving[~cycling].tolist())
-    plateau = np.full(n_runs, np.nan)
     if undecided:
         runs = np.array(sorted(undecided))
         plateau[runs] = _sensitivity_ratio(problem, d.params[-1, runs])
