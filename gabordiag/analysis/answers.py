@@ -79,7 +79,8 @@ def _landscape_shows(land: Landscape) -> str:
         parts.append(f"at the minimum the {stable.loss} has a kink of slope "
                      f"±{stable.kink_slope:.3g}")
     elif stable is not None and stable.bounds.sgd is not None:
-        parts.append(f"the curvature there is {stable.loss_curvature or stable.mse_curvature:.4g}, "
+        parts.append(f"the curvature at the target is "
+                     f"{stable.loss_curvature or stable.mse_curvature:.4g}, "
                      f"so plain SGD is stable for lr < {stable.bounds.sgd:.3g}")
     return "; ".join(parts)
 
@@ -130,7 +131,8 @@ def debugging_recipe(study: Study, grad: GradcheckResult, land: Landscape,
 
 
 def answer_questions(study: Study, grad: GradcheckResult, land: Landscape,
-                     run: RecoverResult, recipe: list[Step]) -> dict[str, str]:
+                     run: RecoverResult, recipe: list[Step], basins: BasinsResult,
+                     remedies: RemediesResult) -> dict[str, str]:
     """Short answers to the four questions, each from the evidence."""
     failed = run.verdict.kind not in RECOVERED
     global_min = [p for p in land.minima() if p.is_global]
@@ -161,10 +163,17 @@ def answer_questions(study: Study, grad: GradcheckResult, land: Landscape,
         code = ("no: " if comparison is None or comparison.agrees else "") + code + (
             f"; the failure is the optimisation ({run.verdict.kind})" if failed else
             "; descent recovers the target")
-    debug = (f"run the {len(recipe)} steps below; " + (
-        f"step {len(recipe) - 1} is the measured fix" if len(recipe) > 5 else
-        "nothing needs fixing: recovery works" if not failed else
-        "no plain change of the config fixes it: see the remedies ranking"))
+    debug = f"run the {len(recipe)} steps below; "
+    if len(recipe) > 5:
+        debug += f"step {len(recipe) - 1} is the measured fix"
+    elif len(recipe) == 4:
+        debug += "nothing needs fixing: recovery works"
+    else:
+        best = remedies.remedies[0]
+        debug += ((f"descent from theta0 recovers the target, but "
+                   f"{basins.cases[0].recovered_text()} recover; " if not failed else "")
+                  + f"no plain change of the config does better; step 5 ranks the remedies: "
+                  f"the best, {best.id}, recovers {best.recovered_text()}")
     return dict(zip(QUESTIONS, [
         "no: " + _derivatives(grad) if grad.passed else "yes: " + _derivatives(grad),
         reachable, code, debug]))
