@@ -167,6 +167,7 @@ def _moving(t: Trajectory, engine: Engine, kind: str, verdict: Judgement) -> Ver
         "turn_fraction": float(verdict.turn_fraction[0]),
         "net_over_path": float(verdict.net_over_path[0]),
         "late_over_early_step": float(verdict.late_over_early_step[0]),
+        "step_decay": float(verdict.step_decay[0]),
         "tail_loss_min": float(t.loss[-(w + 1):].min()),
         "tail_loss_max": float(t.loss[-(w + 1):].max()),
         "loss_jumps": len(loss_jumps(t.loss)),
