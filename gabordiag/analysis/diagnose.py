@@ -16,7 +16,7 @@ from typing import Any
 from ..config.choices import RECOVERED
 from ..config.model import Config
 from ..core.kernel import period_label
-from ..descent.cycles import Oscillation
+from ..descent.cycles import Oscillation, loss_swing
 from ..errors import ConfigError
 from .answers import Step, answer_questions, debugging_recipe
 from .basins import BasinsResult, run_basins
@@ -225,8 +225,8 @@ def _findings(config: Config, grad: GradcheckResult, land_result: LandscapeResul
     if effective is not None and config.optimizer == "sgd" and lr > effective:
         out.append(Finding(
             "lr-above-bound", "high" if failed else "medium",
-            f"{stable.explain_bound(lr)}; descent overshoots the minimum and cannot "
-            "converge there",
+            f"{stable.explain_bound(lr)}; descent overshoots the target's minimum and "
+            "cannot converge there",
             {"lr": lr, "bound": effective, "ratio": lr / effective,
              "momentum": config.momentum},
             f"lr < {effective:.3g}", weight=9))
@@ -241,8 +241,7 @@ def _findings(config: Config, grad: GradcheckResult, land_result: LandscapeResul
 
     # What the run did.
     ev = verdict.evidence
-    loss_range = (f"the loss jumps between {ev.get('tail_loss_min', 0):.3g} and "
-                  f"{ev.get('tail_loss_max', 0):.3g}")
+    loss_range = loss_swing(ev.get("tail_loss_min", 0.0), ev.get("tail_loss_max", 0.0))
     if kind == "cycling" and ev.get("across_basins"):
         out.append(Finding(
             "cycling", "high",

@@ -151,7 +151,7 @@ class Stability:
                         + (f", dampening {b.dampening:g}" if b.dampening else "")
                         + f": {b.formula} = {b.sgd_configured:.3g}")
         return (f"lr = {lr:g} is {ratio_text(ratio)} times the stable bound; the curvature bound "
-                f"2 / {curvature:.4g} = {b.sgd:.3g}{momentum}")
+                f"at the target 2 / {curvature:.4g} = {b.sgd:.3g}{momentum}")
 
 
     def explain_momentum(self) -> str | None:

@@ -15,7 +15,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
-__all__ = ["LIMIT_CYCLE_RTOL", "PERIOD_MAX", "PERIOD_RTOL", "Oscillation", "oscillation"]
+__all__ = ["LIMIT_CYCLE_RTOL", "PERIOD_MAX", "PERIOD_RTOL", "Oscillation", "loss_swing",
+           "oscillation"]
 
 Array = NDArray[np.float64]
 
@@ -123,6 +124,17 @@ class Oscillation:
         return f"{what} over the last {self.tail_steps} steps: {drift}{slips}"
 
 
+def loss_swing(low: float, high: float) -> str:
+    """``the loss jumps between 0.0898 and 4.95`` (it at least doubles), else ``the loss
+    oscillates between 11.27 and 11.35``: with the digits it takes to tell them apart."""
+    verb = "jumps" if high >= 2 * low else "oscillates"
+    for digits in range(3, 10):
+        a, b = f"{low:.{digits}g}", f"{high:.{digits}g}"
+        if a != b or low == high:
+            break
+    return f"the loss {verb} between {a} and {b}"
+
+
 def oscillation(x: Array, first_step: int) -> Oscillation:
     """Measure the oscillation of a run's tail ``x`` (whose first entry is step
     ``first_step`` of the run)."""
@@ -163,7 +175,10 @@ def _period(x: Array, swing: float) -> tuple[int | None, float | None]:
     best = min(errors.values())
     if best >= PERIOD_RTOL:
         return None, None
-    k = min(k for k, e in errors.items() if e <= 1.25 * best + 1e-15)
+    # rounding: an orbit that repeats exactly still differs in its last bits, which
+    # relative to a small swing is more than 1e-15 (an exact 2-cycle read as period 10)
+    noise = 64 * np.finfo(float).eps * float(np.max(np.abs(x))) / swing
+    k = min(k for k, e in errors.items() if e <= 1.25 * best + noise)
     return k, float(np.max(np.abs(x[k:] - x[:-k]))) / swing
 
 

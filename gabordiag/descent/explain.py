@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from ..core.problem import PARAM_ATOL
 from ..core.scalar import golden_minimum
 from ..engines.base import Engine
-from .cycles import oscillation
+from .cycles import loss_swing, oscillation
 from .runner import BOUND, Trajectory
 from .verdicts import PLATEAU_RTOL, Judgement, Verdict, judge, loss_jumps
 
@@ -187,8 +187,7 @@ def _moving(t: Trajectory, engine: Engine, kind: str, verdict: Judgement) -> Ver
     unit = "rad" if t.names[j] in ("theta", "psi") else ""
     osc = oscillation(x, first_step=t.n_steps - w)
     evidence.update(osc.to_evidence())
-    loss_range = (f"the loss jumps between {evidence['tail_loss_min']:.3g} and "
-                  f"{evidence['tail_loss_max']:.3g}")
+    loss_range = loss_swing(evidence["tail_loss_min"], evidence["tail_loss_max"])
     span = float(np.ptp(x))
     evidence["span"] = span
     half_period = engine.problem.theta_period / 2
