@@ -31,6 +31,7 @@ class Step:
 
     command: str
     shows: str
+    verdict: str | None = None  # the verdict of the run a recover step makes
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, JSON-ready."""
@@ -122,11 +123,12 @@ def debugging_recipe(study: Study, grad: GradcheckResult, land: Landscape,
         fixed_options = options_of(fixed.config)
         steps.append(Step(_command("recover", fixed_options),
                           f"{fix.id} from theta0: {result.verdict.kind}: "
-                          f"{result.verdict.message}"))
-        steps.append(Step(_command("config", ["show", *fixed_options]) + " > fixed.toml",
-                          "the fixed experiment as a file: add an [expect] table (verdict = "
-                          f"\"{result.verdict.kind}\") and `gabordiag check fixed.toml` keeps "
-                          "it fixed in CI"))
+                          f"{result.verdict.message}", result.verdict.kind))
+        if result.verdict.recovered:  # a fix to keep in CI only when it fixes this run
+            steps.append(Step(_command("config", ["show", *fixed_options]) + " > fixed.toml",
+                              "the fixed experiment as a file: add an [expect] table (verdict "
+                              f"= \"{result.verdict.kind}\") and `gabordiag check fixed.toml` "
+                              "keeps it fixed in CI"))
     return steps
 
 
@@ -164,8 +166,16 @@ def answer_questions(study: Study, grad: GradcheckResult, land: Landscape,
             f"; the failure is the optimisation ({run.verdict.kind})" if failed else
             "; descent recovers the target")
     debug = f"run the {len(recipe)} steps below; "
-    if len(recipe) > 5:
-        debug += f"step {len(recipe) - 1} is the measured fix"
+    fixed = recipe[5].verdict if len(recipe) > 5 else None
+    if fixed in RECOVERED:
+        debug += "step 6 is the measured fix"
+    elif fixed is not None:
+        fix = best_fix(remedies)
+        assert fix is not None
+        debug += (f"step 6 runs the best plain change of the config, {fix.id} (it recovers "
+                  f"{fix.recovered_text()}, as configured "
+                  f"{remedies.baseline.recovered_text()}), but from theta0 it ends "
+                  f"{fixed}; step 5 ranks every remedy")
     elif len(recipe) == 4:
         debug += "nothing needs fixing: recovery works"
     else:
