@@ -44,6 +44,8 @@ from gabordiag.analysis.diagnose import Diagnosis, Finding, diagnose
 from gabordiag.analysis.recover import RecoverResult, recover
 from gabordiag.analysis.study import Study
 from gabordiag.config import Config, resolve_config
+from gabordiag.config.choices import VERDICTS
+from gabordiag.descent.explain import classify
 from gabordiag.descent.runner import Trajectory
 
 SMALL = {"size": "48", "ksize": "9", "sigma": "2", "lambda": "5"}
@@ -1787,8 +1789,6 @@ VERDICT_RUNS = {
 
 
 def test_every_verdict_kind_has_a_run() -> None:
-    from gabordiag.config.choices import VERDICTS
-
     assert set(VERDICT_RUNS) == set(VERDICTS)
 
 
@@ -1850,3 +1850,22 @@ def test_the_command_prints_what_the_table_checked(name: str) -> None:
         (f.id, f.message) for f in d.findings]
     assert data["answers"] == d.answers
     assert data["verdict"]["message"] == d.run.verdict.message
+
+
+def test_an_orbit_on_a_slope_is_not_placed_around_a_minimum() -> None:
+    """A (synthetic) 2-cycle between two angles on one slope of the loss: the lowest loss
+    over its span is at an end, so no minimum lies within it, and the verdict names the
+    orbit's centre instead."""
+    case = make("just-below-bound")
+    m = case.model
+    engine = case.study.engine()
+    thetas = np.tile([0.2, 0.25], 40)[:, None]
+    loss, grads = engine.loss_and_grad(thetas)
+    v = classify(Trajectory(("theta",), thetas, loss, grads), engine)
+    span = np.linspace(0.2, 0.25, 101)
+    assert np.all(np.diff(m.theta_loss(span)) < 0)  # one slope: no minimum inside
+    found = match(rf"Cycling: (.*), around theta = {NUM} \(the orbit's centre; no minimum "
+                  rf"lies within its span\); {SWING} and never settles: the orbit repeats\.",
+                  v.message)
+    agrees(found[2], 0.225, rtol=1e-12, what="the orbit's centre")
+    assert v.evidence["minimum_found"] is False

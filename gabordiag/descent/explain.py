@@ -200,15 +200,17 @@ def _moving(t: Trajectory, engine: Engine, kind: str, verdict: Judgement) -> Ver
     minimum = (_surrounded_minimum(engine, t.params[-1], j, float(x.min()), float(x.max()))
                if len(t.names) == 1 else _minimum_in_all(engine, tail, t.loss[-(w + 1):], j))
     evidence.update({"across_basins": False, **minimum})
-    where = _describe(t.names, np.atleast_1d(minimum["minimum_point"]))
     if minimum["minimum_found"]:
+        where = _describe(t.names, np.atleast_1d(minimum["minimum_point"]))
         around = (f"around the minimum at {where}"
                   + (" (the target)" if minimum["minimum_is_exact_target"] else
                      " (equivalent to the target)" if minimum["minimum_is_target"] else
                      " (not the target's)"))
     else:
-        around = (f"around {where} (the orbit's centre; no minimum in all "
-                  f"{len(t.names)} parameters lies within its span)")
+        where = _describe(t.names, tail.mean(axis=0))
+        n = len(t.names)
+        around = (f"around {where} (the orbit's centre; no minimum"
+                  + (f" in all {n} parameters" if n > 1 else "") + " lies within its span)")
     ending = ("and never settles: the orbit repeats" if osc.limit_cycle else
               "and had not settled when the steps ran out")
     message = f"Cycling: {osc.describe(unit)}, {around}; {loss_range} {ending}."
@@ -225,7 +227,9 @@ def _target_facts(engine: Engine, point: Array) -> dict[str, Any]:
 def _surrounded_minimum(engine: Engine, final: Array, j: int, low: float,
                         high: float) -> dict[str, Any]:
     """The lowest loss along coordinate ``j`` (the only one learned) over the cycle's
-    span: a grid, then a golden-section search around its best point."""
+    span: a grid, then a golden-section search around its best point. A minimum only
+    when that point is inside the span (at an end the loss just falls towards it: an
+    orbit on a slope surrounds no minimum)."""
     grid = np.linspace(low, high, 257)
     probes = np.repeat(final[None, :], len(grid), axis=0)
     probes[:, j] = grid
@@ -244,7 +248,8 @@ def _surrounded_minimum(engine: Engine, final: Array, j: int, low: float,
             best, best_value = x, fx
     point = final.copy()
     point[j] = best
-    return {"minimum": float(best), "minimum_point": point.tolist(), "minimum_found": True,
+    inside = 0 < i < len(grid) - 1
+    return {"minimum": float(best), "minimum_point": point.tolist(), "minimum_found": inside,
             "minimum_loss": best_value, **_target_facts(engine, point)}
 
 
