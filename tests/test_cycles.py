@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gabordiag.descent.cycles import LIMIT_CYCLE_RTOL, oscillation
+from gabordiag.descent.cycles import LIMIT_CYCLE_RTOL, loss_swing, oscillation
 
 
 def test_an_exact_two_cycle_is_a_limit_cycle() -> None:
@@ -52,3 +52,23 @@ def test_a_phase_slip_is_located_at_its_step() -> None:
     assert o.period == 2
     assert not o.limit_cycle
     assert o.phase_slips == [1040, 1041]  # x[t + 2] != x[t] for t = 38, 39
+
+
+def test_a_two_cycle_that_differs_in_its_last_bits_has_period_two() -> None:
+    """An exact 2-cycle of a map repeats to rounding; relative to a small swing that is
+    more than 1e-15, and a longer period that repeated to the bit was picked (period 10)."""
+    x = -0.875 + 0.0471 * (-1.0) ** np.arange(75)
+    ulp = np.spacing(x[0])
+    x[::2] += ulp * (np.arange(38) % 5)  # last bits that repeat every 10 steps only
+    o = oscillation(x, first_step=0)
+    assert o.period == 2
+    assert o.limit_cycle
+
+
+@pytest.mark.parametrize(("low", "high", "text"), [
+    (0.0898, 4.95, "the loss jumps between 0.0898 and 4.95"),
+    (11.2871, 11.3012, "the loss oscillates between 11.29 and 11.3"),
+    (2.0, 2.0, "the loss oscillates between 2 and 2"),
+])
+def test_the_loss_swing_tells_its_ends_apart(low: float, high: float, text: str) -> None:
+    assert loss_swing(low, high) == text

@@ -213,7 +213,9 @@ def test_momentum_adds_its_finding() -> None:
     found = findings(d)
     assert "momentum" in found
     assert found["momentum"].evidence["momentum"] == pytest.approx(0.9)
-    assert "1.9" in found["momentum"].message  # the bound rises only by 1 + mu
+    # rmse has a kink at the minimum: no lr is stable there, with momentum or without
+    # (tests/test_truth_table.py recomputes the factor momentum gives a smooth loss)
+    assert "no lr is stable there" in found["momentum"].message
     assert "momentum" not in findings(diagnosed())
     assert_ordered(d)
 

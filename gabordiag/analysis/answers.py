@@ -31,6 +31,7 @@ class Step:
 
     command: str
     shows: str
+    verdict: str | None = None  # the verdict of the run a recover step makes
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, JSON-ready."""
@@ -79,7 +80,8 @@ def _landscape_shows(land: Landscape) -> str:
         parts.append(f"at the minimum the {stable.loss} has a kink of slope "
                      f"±{stable.kink_slope:.3g}")
     elif stable is not None and stable.bounds.sgd is not None:
-        parts.append(f"the curvature there is {stable.loss_curvature or stable.mse_curvature:.4g}, "
+        parts.append(f"the curvature at the target is "
+                     f"{stable.loss_curvature or stable.mse_curvature:.4g}, "
                      f"so plain SGD is stable for lr < {stable.bounds.sgd:.3g}")
     return "; ".join(parts)
 
@@ -121,16 +123,18 @@ def debugging_recipe(study: Study, grad: GradcheckResult, land: Landscape,
         fixed_options = options_of(fixed.config)
         steps.append(Step(_command("recover", fixed_options),
                           f"{fix.id} from theta0: {result.verdict.kind}: "
-                          f"{result.verdict.message}"))
-        steps.append(Step(_command("config", ["show", *fixed_options]) + " > fixed.toml",
-                          "the fixed experiment as a file: add an [expect] table (verdict = "
-                          f"\"{result.verdict.kind}\") and `gabordiag check fixed.toml` keeps "
-                          "it fixed in CI"))
+                          f"{result.verdict.message}", result.verdict.kind))
+        if result.verdict.recovered:  # a fix to keep in CI only when it fixes this run
+            steps.append(Step(_command("config", ["show", *fixed_options]) + " > fixed.toml",
+                              "the fixed experiment as a file: add an [expect] table (verdict "
+                              f"= \"{result.verdict.kind}\") and `gabordiag check fixed.toml` "
+                              "keeps it fixed in CI"))
     return steps
 
 
 def answer_questions(study: Study, grad: GradcheckResult, land: Landscape,
-                     run: RecoverResult, recipe: list[Step]) -> dict[str, str]:
+                     run: RecoverResult, recipe: list[Step], basins: BasinsResult,
+                     remedies: RemediesResult) -> dict[str, str]:
     """Short answers to the four questions, each from the evidence."""
     failed = run.verdict.kind not in RECOVERED
     global_min = [p for p in land.minima() if p.is_global]
@@ -161,10 +165,25 @@ def answer_questions(study: Study, grad: GradcheckResult, land: Landscape,
         code = ("no: " if comparison is None or comparison.agrees else "") + code + (
             f"; the failure is the optimisation ({run.verdict.kind})" if failed else
             "; descent recovers the target")
-    debug = (f"run the {len(recipe)} steps below; " + (
-        f"step {len(recipe) - 1} is the measured fix" if len(recipe) > 5 else
-        "nothing needs fixing: recovery works" if not failed else
-        "no plain change of the config fixes it: see the remedies ranking"))
+    debug = f"run the {len(recipe)} steps below; "
+    fixed = recipe[5].verdict if len(recipe) > 5 else None
+    if fixed in RECOVERED:
+        debug += "step 6 is the measured fix"
+    elif fixed is not None:
+        fix = best_fix(remedies)
+        assert fix is not None
+        debug += (f"step 6 runs the best plain change of the config, {fix.id} (it recovers "
+                  f"{fix.recovered_text()}, as configured "
+                  f"{remedies.baseline.recovered_text()}), but from theta0 it ends "
+                  f"{fixed}; step 5 ranks every remedy")
+    elif len(recipe) == 4:
+        debug += "nothing needs fixing: recovery works"
+    else:
+        best = remedies.remedies[0]
+        debug += ((f"descent from theta0 recovers the target, but "
+                   f"{basins.cases[0].recovered_text()} recover; " if not failed else "")
+                  + f"no plain change of the config does better; step 5 ranks the remedies: "
+                  f"the best, {best.id}, recovers {best.recovered_text()}")
     return dict(zip(QUESTIONS, [
         "no: " + _derivatives(grad) if grad.passed else "yes: " + _derivatives(grad),
         reachable, code, debug]))

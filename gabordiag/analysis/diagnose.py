@@ -16,6 +16,7 @@ from typing import Any
 from ..config.choices import RECOVERED
 from ..config.model import Config
 from ..core.kernel import period_label
+from ..descent.cycles import Oscillation, loss_swing
 from ..errors import ConfigError
 from .answers import Step, answer_questions, debugging_recipe
 from .basins import BasinsResult, run_basins
@@ -127,7 +128,8 @@ def diagnose(study: Study, starts: int = 72,
                        basins=basins, remedies=remedies, gradcheck=grad)
     if land.landscape is not None and land.landscape.has_effect:
         result.recipe = debugging_recipe(study, grad, land.landscape, run, basins, remedies)
-        result.answers = answer_questions(study, grad, land.landscape, run, result.recipe)
+        result.answers = answer_questions(study, grad, land.landscape, run, result.recipe,
+                                          basins, remedies)
     return result
 
 
@@ -223,45 +225,49 @@ def _findings(config: Config, grad: GradcheckResult, land_result: LandscapeResul
     if effective is not None and config.optimizer == "sgd" and lr > effective:
         out.append(Finding(
             "lr-above-bound", "high" if failed else "medium",
-            f"{stable.explain_bound(lr)}; descent overshoots the minimum and cannot "
-            "converge there",
+            f"{stable.explain_bound(lr)}; descent overshoots the target's minimum and "
+            "cannot converge there",
             {"lr": lr, "bound": effective, "ratio": lr / effective,
              "momentum": config.momentum},
             f"lr < {effective:.3g}", weight=9))
-    if config.momentum > 0 and config.optimizer == "sgd" and failed:
+    momentum_text = stable.explain_momentum()
+    if momentum_text and config.optimizer == "sgd" and failed:
         out.append(Finding(
             "momentum", "medium",
-            f"momentum {config.momentum:g} raises the stable lr only by 1 + mu = "
-            f"{1 + config.momentum:.3g}"
-            + (" and does nothing for a gradient that does not vanish at the minimum"
-               if config.loss in ("rmse", "l1") else "")
-            + "; it adds inertia that carries the iterate across the minimum",
-            {"momentum": config.momentum}, "drop momentum or lower the lr", weight=3))
+            f"{momentum_text}; it adds inertia that carries the iterate across the minimum",
+            {"momentum": config.momentum, "nesterov": config.nesterov,
+             "dampening": config.dampening, "bound": effective, "plain_bound": bounds.sgd},
+            "drop momentum or lower the lr", weight=3))
 
     # What the run did.
     ev = verdict.evidence
+    loss_range = loss_swing(ev.get("tail_loss_min", 0.0), ev.get("tail_loss_max", 0.0))
     if kind == "cycling" and ev.get("across_basins"):
         out.append(Finding(
             "cycling", "high",
-            f"the run is thrown from basin to basin (amplitude {ev['amplitude']:.3g} rad, "
-            "more than half the period): steps are too large for any minimum to hold it; "
-            f"the loss jumps between {ev['tail_loss_min']:.3g} and {ev['tail_loss_max']:.3g}",
-            {k: ev.get(k) for k in ("amplitude", "tail_loss_min", "tail_loss_max")},
+            f"the run is thrown from basin to basin: over the last {ev['tail_steps']} steps "
+            f"theta ranges over {ev['span']:.3g} rad, more than half the period; steps are "
+            f"too large for any minimum to hold it; {loss_range}",
+            {k: ev.get(k) for k in ("span", "tail_steps", "tail_loss_min", "tail_loss_max")},
             None, weight=7))
     elif kind == "cycling":
-        period_text = f"period {ev['period']}" if ev.get("period") else "no fixed period"
-        where = ("an angle equivalent to the target" if ev.get("minimum_is_target")
-                 else "a spurious minimum")
+        if not ev.get("minimum_found"):
+            where = (f"theta = {ev['centre']:.4f}, the orbit's centre (no minimum lies within "
+                     "its span)")
+        else:
+            where = f"theta = {ev['minimum']:.4f}, " + (
+                "the target" if ev.get("minimum_is_exact_target") else
+                "an angle equivalent to the target" if ev.get("minimum_is_target") else
+                "a spurious minimum")
+        reason = (stable.explain_hold(lr, config.optimizer)
+                  if ev.get("minimum_is_target") else None)
         out.append(Finding(
             "cycling", "high",
-            f"the run cycles ({period_text}, amplitude {ev['amplitude']:.3g} rad) around "
-            f"theta = {ev['minimum']:.4f}, {where}"
-            + (": the optimum was found but cannot be held" if ev.get("minimum_is_target")
-               else "")
-            + f"; the loss jumps between {ev['tail_loss_min']:.3g} and "
-            f"{ev['tail_loss_max']:.3g}",
-            {k: ev.get(k) for k in ("period", "amplitude", "minimum", "minimum_is_target",
-                                    "tail_loss_min", "tail_loss_max")},
+            f"the run oscillates around {where}, as "
+            f"{Oscillation.from_evidence(ev).describe()}; "
+            + (f"{reason}; " if reason else "") + loss_range,
+            {k: ev.get(k) for k in ("period", "limit_cycle", "amplitude", "minimum",
+                                    "minimum_is_target", "tail_loss_min", "tail_loss_max")},
             None, weight=7))
     elif kind in ("local-minimum", "stalled", "diverged", "not-converged"):
         out.append(Finding(kind, "high", verdict.message, dict(verdict.evidence), None,

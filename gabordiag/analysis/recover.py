@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from ..config.model import MAX_STEPS, Config
 from ..descent.explain import classify
 from ..descent.runner import Trajectory, run_descent
-from ..descent.verdicts import Verdict, steps_to_settle
+from ..descent.verdicts import SETTLED_XTOL, Verdict
 from ..engines.base import Engine
 from ..engines.choice import estimated_seconds
 from .stability import stability
@@ -122,6 +122,14 @@ def gradient_summary(study: Study, trajectory: Trajectory, verdict: Verdict
     return summary
 
 
+def steps_below(params: Array, tol: float = SETTLED_XTOL) -> int:
+    """The step from which every later update moves every coordinate by less than
+    ``tol``: where a run is settled by the verdicts' definition (0: from the start)."""
+    moves = np.max(np.abs(np.diff(params, axis=0)), axis=1)
+    big = np.flatnonzero(~(moves < tol))
+    return int(big[-1]) + 1 if len(big) else 0
+
+
 MORE_STEPS = 10  # a run still moving is continued to this many times its steps ...
 MORE_SECONDS = 10.0  # ... when that is estimated to take less than this
 
@@ -138,9 +146,10 @@ def _with_more_steps(study: Study, engine: Engine, verdict: Verdict) -> Verdict:
     outcome = classify(longer, engine)
     evidence = {**verdict.evidence, "more_steps": {"steps": steps, "verdict": outcome.kind}}
     if outcome.recovered:
-        settled = int(steps_to_settle(longer.params[:, 0]))
+        settled = steps_below(longer.params)
         evidence["more_steps"]["settled_at"] = settled
-        what = f"with {steps} steps it converges ({outcome.kind}, settled by step {settled})"
+        what = (f"with {steps} steps it converges ({outcome.kind}; its steps stay below "
+                f"{SETTLED_XTOL:.0e} from step {settled} on)".replace("e-0", "e-"))
     else:
         what = f"{steps} steps do not settle it either ({outcome.kind})"
     return Verdict(verdict.kind, f"{verdict.message[:-1]}; {what}.", evidence)

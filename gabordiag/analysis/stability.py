@@ -151,7 +151,49 @@ class Stability:
                         + (f", dampening {b.dampening:g}" if b.dampening else "")
                         + f": {b.formula} = {b.sgd_configured:.3g}")
         return (f"lr = {lr:g} is {ratio_text(ratio)} times the stable bound; the curvature bound "
-                f"2 / {curvature:.4g} = {b.sgd:.3g}{momentum}")
+                f"at the target 2 / {curvature:.4g} = {b.sgd:.3g}{momentum}")
+
+
+    def explain_momentum(self) -> str | None:
+        """What the configured momentum does to the stable lr (``None`` without momentum):
+        heavy ball raises plain SGD's bound, Nesterov lowers it, at a kink no lr is
+        stable."""
+        b = self.bounds
+        if not b.momentum:
+            return None
+        name = (("Nesterov momentum" if b.nesterov else "momentum") + f" {b.momentum:g}"
+                + (f" with dampening {b.dampening:g}" if b.dampening else ""))
+        if self.kink_slope is not None or b.sgd is None or b.sgd_configured is None:
+            return (f"{name} does nothing for a gradient that does not vanish at the "
+                    "minimum: no lr is stable there")
+        factor = b.sgd_configured / b.sgd
+        return (f"{name} {'raises' if factor > 1 else 'lowers'} the stable lr of plain SGD, "
+                f"2 / c = {b.sgd:.3g}, by a factor {factor:.3g} to {b.sgd_configured:.3g}")
+
+    def holds(self, lr: float, optimizer: str = "sgd") -> bool | None:
+        """Whether fixed SGD steps of ``lr`` are stable at the minimum (``None`` where no
+        bound applies: Adam, RMSprop)."""
+        if optimizer != "sgd":
+            return None
+        if self.kink_slope is not None:
+            return False
+        bound = self.bounds.sgd_configured
+        return None if bound is None else lr < bound
+
+    def explain_hold(self, lr: float, optimizer: str = "sgd") -> str | None:
+        """Why a cycle around the target's minimum does or does not mean it cannot be held
+        (``None`` where no bound applies)."""
+        stable = self.holds(lr, optimizer)
+        if stable is None:
+            return None
+        if self.kink_slope is not None:
+            return (f"the optimum was found but cannot be held: the {self.loss} gradient "
+                    "does not vanish there")
+        if not stable:
+            return "the optimum was found but cannot be held: lr is above the stable bound there"
+        return (f"lr = {lr:g} is below the stable bound {self.bounds.sgd_configured:.3g}, so "
+                "the minimum is stable: the run is caught in a cycle around it, not pushed off "
+                "it")
 
 
 def ratio_text(ratio: float) -> str:

@@ -15,7 +15,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
-__all__ = ["LIMIT_CYCLE_RTOL", "PERIOD_MAX", "PERIOD_RTOL", "Oscillation", "oscillation"]
+__all__ = ["LIMIT_CYCLE_RTOL", "PERIOD_MAX", "PERIOD_RTOL", "Oscillation", "loss_swing",
+           "oscillation"]
 
 Array = NDArray[np.float64]
 
@@ -74,12 +75,27 @@ class Oscillation:
                 "amplitude_trend": self.amplitude_trend, "centre": self.centre,
                 "centre_range": list(self.centre_range), "phase_slips": self.phase_slips}
 
+    @classmethod
+    def from_evidence(cls, evidence: dict[str, Any]) -> Oscillation:
+        """The measure back from a verdict's evidence (:meth:`to_evidence` and its
+        ``tail_steps``)."""
+        low, high = evidence["amplitude_range"]
+        first, last = evidence["centre_range"]
+        return cls(period=evidence["period"], limit_cycle=evidence["limit_cycle"],
+                   repeat_error=evidence["repeat_error"],
+                   dominant_period=evidence["dominant_period"], amplitude=evidence["amplitude"],
+                   amplitude_range=(float(low), float(high)),
+                   amplitude_trend=evidence["amplitude_trend"], centre=evidence["centre"],
+                   centre_range=(float(first), float(last)),
+                   tail_steps=evidence["tail_steps"], phase_slips=list(evidence["phase_slips"]))
+
     def describe(self, unit: str = "rad") -> str:
         """The oscillation in words: what the run shows, never more."""
         low, high = self.amplitude_range
         if self.period is not None and self.limit_cycle:
-            return (f"a limit cycle of period {self.period} (it repeats to within "
-                    f"{self.repeat_error:.1g} of its swing) with amplitude "
+            repeats = ("it repeats exactly" if not self.repeat_error else
+                       f"it repeats to within {self.repeat_error:.1g} of its swing")
+            return (f"a limit cycle of period {self.period} ({repeats}) with amplitude "
                     f"{self.amplitude:.3g} {unit}")
         if self.period is not None:
             what = f"a period-{self.period} oscillation that does not repeat exactly"
@@ -106,6 +122,17 @@ class Oscillation:
             slips = (f", with phase slips at step{'s' if len(self.phase_slips) > 1 else ''} "
                      f"{shown}" + (f" and {more} more" if more > 0 else ""))
         return f"{what} over the last {self.tail_steps} steps: {drift}{slips}"
+
+
+def loss_swing(low: float, high: float) -> str:
+    """``the loss jumps between 0.0898 and 4.95`` (it at least doubles), else ``the loss
+    oscillates between 11.27 and 11.35``: with the digits it takes to tell them apart."""
+    verb = "jumps" if high >= 2 * low else "oscillates"
+    for digits in range(3, 10):
+        a, b = f"{low:.{digits}g}", f"{high:.{digits}g}"
+        if a != b or low == high:
+            break
+    return f"the loss {verb} between {a} and {b}"
 
 
 def oscillation(x: Array, first_step: int) -> Oscillation:
@@ -148,7 +175,10 @@ def _period(x: Array, swing: float) -> tuple[int | None, float | None]:
     best = min(errors.values())
     if best >= PERIOD_RTOL:
         return None, None
-    k = min(k for k, e in errors.items() if e <= 1.25 * best + 1e-15)
+    # rounding: an orbit that repeats exactly still differs in its last bits, which
+    # relative to a small swing is more than 1e-15 (an exact 2-cycle read as period 10)
+    noise = 64 * np.finfo(float).eps * float(np.max(np.abs(x))) / swing
+    k = min(k for k, e in errors.items() if e <= 1.25 * best + noise)
     return k, float(np.max(np.abs(x[k:] - x[:-k]))) / swing
 
 

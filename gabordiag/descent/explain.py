@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from ..core.problem import PARAM_ATOL
 from ..core.scalar import golden_minimum
 from ..engines.base import Engine
-from .cycles import oscillation
+from .cycles import loss_swing, oscillation
 from .runner import BOUND, Trajectory
 from .verdicts import PLATEAU_RTOL, Judgement, Verdict, judge, loss_jumps
 
@@ -38,7 +38,7 @@ def classify(trajectory: Trajectory, engine: Engine) -> Verdict:
         if verdict.jump_step[0] >= 0:
             return _thrown(trajectory, verdict)
         return _stopped(trajectory)
-    if kind == "stalled" and np.isfinite(verdict.plateau[0]):
+    if kind == "stalled" and verdict.plateau[0] < PLATEAU_RTOL:
         return _plateau(trajectory, engine, verdict)
     if verdict.settled[0]:
         return _settled(trajectory, engine, kind, float(verdict.kernel_error[0]),
@@ -98,6 +98,7 @@ def _plateau(t: Trajectory, engine: Engine, verdict: Judgement) -> Verdict:
     kerr = float(engine.problem.kernel_errors(final[None, :])[0])
     ratio = float(verdict.plateau[0])
     step = float(t.step_sizes()[-1]) if t.n_steps else 0.0
+    far = "far from the target" if kerr > 0.5 else "away from the target"
     evidence = {"final": dict(zip(t.names, map(float, final))), "final_loss": float(t.loss[-1]),
                 "final_grad_norm": grad, "largest_grad_norm": largest,
                 "sensitivity_ratio": ratio, "kernel_error": kerr, "final_step": step}
@@ -105,8 +106,8 @@ def _plateau(t: Trajectory, engine: Engine, verdict: Judgement) -> Verdict:
                    f"Stalled on a plateau at {_describe(t.names, final)}: the kernel hardly "
                    f"changes there (its sensitivity is {ratio:.1e} of that at the target, "
                    f"below {PLATEAU_RTOL:g}), the gradient is {grad:.2g} (largest in the run "
-                   f"{largest:.3g}) and the last step {step:.2g}; far from the target "
-                   f"(kernel error {kerr:.2f}).", evidence)
+                   f"{largest:.3g}) and the last step {step:.2g}; {far} (kernel error "
+                   f"{kerr:.2f}).", evidence)
 
 
 def _settled(t: Trajectory, engine: Engine, kind: str, kerr: float,
@@ -166,6 +167,7 @@ def _moving(t: Trajectory, engine: Engine, kind: str, verdict: Judgement) -> Ver
         "turn_fraction": float(verdict.turn_fraction[0]),
         "net_over_path": float(verdict.net_over_path[0]),
         "late_over_early_step": float(verdict.late_over_early_step[0]),
+        "step_decay": float(verdict.step_decay[0]),
         "tail_loss_min": float(t.loss[-(w + 1):].min()),
         "tail_loss_max": float(t.loss[-(w + 1):].max()),
         "loss_jumps": len(loss_jumps(t.loss)),
@@ -173,7 +175,10 @@ def _moving(t: Trajectory, engine: Engine, kind: str, verdict: Judgement) -> Ver
     if kind == "not-converged":
         oscillating = (evidence["turn_fraction"] >= 0.05
                        and evidence["net_over_path"] < 0.5)
-        what = "oscillating with shrinking steps" if oscillating else "moving steadily"
+        trend = evidence["late_over_early_step"]
+        what = ("oscillating with shrinking steps" if oscillating else
+                "moving by shrinking steps" if trend < 0.5 else
+                "moving by growing steps" if trend > 2 else "moving steadily")
         evidence["final_step"] = float(t.step_sizes()[-1])
         return Verdict(kind,
                        f"Still {what} when the steps ran out (last step "
@@ -182,27 +187,33 @@ def _moving(t: Trajectory, engine: Engine, kind: str, verdict: Judgement) -> Ver
     unit = "rad" if t.names[j] in ("theta", "psi") else ""
     osc = oscillation(x, first_step=t.n_steps - w)
     evidence.update(osc.to_evidence())
-    loss_range = (f"the loss jumps between {evidence['tail_loss_min']:.3g} and "
-                  f"{evidence['tail_loss_max']:.3g}")
-    if t.names[j] == "theta" and np.ptp(x) > engine.problem.theta_period / 2:
+    loss_range = loss_swing(evidence["tail_loss_min"], evidence["tail_loss_max"])
+    span = float(np.ptp(x))
+    evidence["span"] = span
+    half_period = engine.problem.theta_period / 2
+    if t.names[j] == "theta" and span > half_period:
         evidence["across_basins"] = True
         return Verdict("cycling",
-                       f"Cycling across basins: the iterate is thrown over more than half "
-                       f"the period (amplitude {osc.amplitude:.3g} rad); {loss_range} and no "
-                       "minimum holds it.", evidence)
+                       f"Cycling across basins: over the last {w} steps theta ranges over "
+                       f"{span:.3g} rad, more than half the period ({half_period:.4g} rad); "
+                       f"{loss_range} and no minimum holds it.", evidence)
     minimum = (_surrounded_minimum(engine, t.params[-1], j, float(x.min()), float(x.max()))
                if len(t.names) == 1 else _minimum_in_all(engine, tail, t.loss[-(w + 1):], j))
     evidence.update({"across_basins": False, **minimum})
-    where = _describe(t.names, np.atleast_1d(minimum["minimum_point"]))
     if minimum["minimum_found"]:
+        where = _describe(t.names, np.atleast_1d(minimum["minimum_point"]))
         around = (f"around the minimum at {where}"
                   + (" (the target)" if minimum["minimum_is_exact_target"] else
                      " (equivalent to the target)" if minimum["minimum_is_target"] else
                      " (not the target's)"))
     else:
-        around = (f"around {where} (the orbit's centre; no minimum in all "
-                  f"{len(t.names)} parameters lies within its span)")
-    message = f"Cycling: {osc.describe(unit)}, {around}; {loss_range} and never settles."
+        where = _describe(t.names, tail.mean(axis=0))
+        n = len(t.names)
+        around = (f"around {where} (the orbit's centre; no minimum"
+                  + (f" in all {n} parameters" if n > 1 else "") + " lies within its span)")
+    ending = ("and never settles: the orbit repeats" if osc.limit_cycle else
+              "and had not settled when the steps ran out")
+    message = f"Cycling: {osc.describe(unit)}, {around}; {loss_range} {ending}."
     return Verdict("cycling", " ".join(message.split()), evidence)
 
 
@@ -216,7 +227,9 @@ def _target_facts(engine: Engine, point: Array) -> dict[str, Any]:
 def _surrounded_minimum(engine: Engine, final: Array, j: int, low: float,
                         high: float) -> dict[str, Any]:
     """The lowest loss along coordinate ``j`` (the only one learned) over the cycle's
-    span: a grid, then a golden-section search around its best point."""
+    span: a grid, then a golden-section search around its best point. A minimum only
+    when that point is inside the span (at an end the loss just falls towards it: an
+    orbit on a slope surrounds no minimum)."""
     grid = np.linspace(low, high, 257)
     probes = np.repeat(final[None, :], len(grid), axis=0)
     probes[:, j] = grid
@@ -235,7 +248,8 @@ def _surrounded_minimum(engine: Engine, final: Array, j: int, low: float,
             best, best_value = x, fx
     point = final.copy()
     point[j] = best
-    return {"minimum": float(best), "minimum_point": point.tolist(), "minimum_found": True,
+    inside = 0 < i < len(grid) - 1
+    return {"minimum": float(best), "minimum_point": point.tolist(), "minimum_found": inside,
             "minimum_loss": best_value, **_target_facts(engine, point)}
 
 

@@ -21,8 +21,8 @@ from ..core.problem import KERNEL_RTOL, PARAM_ATOL, Problem
 from ..engines.base import Engine
 from .runner import Descents
 
-__all__ = ["ANGLES", "JUMP_FACTOR", "PLATEAU_RTOL", "Judgement", "Verdict", "judge",
-           "loss_jumps", "steps_to_settle"]
+__all__ = ["ANGLES", "DECAY_RTOL", "JUMP_FACTOR", "PLATEAU_RTOL", "SETTLED_XTOL", "Judgement",
+           "Verdict", "judge", "loss_jumps", "steps_to_settle"]
 
 Array = NDArray[np.float64]
 
@@ -33,6 +33,8 @@ SLOPE_GTOL = 1e-6       # a settled run whose gradient is above this (x the run'
 SETTLE_TOL = 1e-4       # steps to settle: the run stays within this of its final value
 JUMP_FACTOR = 10.0      # a step that changes a scaled parameter by this x its size throws
 PLATEAU_RTOL = 1e-3     # kernel sensitivity below this x the target's: a plateau
+DECAY_RTOL = 0.5        # step sizes whose geometric trend falls below this over the tail:
+                        # a dying oscillation (converging), not a cycle
 ANGLES = ("theta", "psi")
 
 
@@ -79,10 +81,14 @@ class Judgement:
     turn_fraction: Array
     net_over_path: Array
     late_over_early_step: Array
+    step_decay: Array             # moving runs: a geometric fit's change of the step
+                                  # sizes over the tail (< DECAY_RTOL with a clear trend:
+                                  # the oscillation dies out)
     jump_step: NDArray[np.intp]   # runs thrown away: the step of the first big jump
     jump_param: NDArray[np.intp]  # ... and the coordinate that jumped
-    plateau: Array                # runs on a plateau: the kernel's sensitivity there,
-                                  # relative to the target's (the smallest over params)
+    plateau: Array                # runs perhaps on a plateau: the kernel's sensitivity
+                                  # there, relative to the target's (the smallest over
+                                  # params); below PLATEAU_RTOL they are on one
 
     def recovered(self) -> NDArray[np.bool_]:
         """Runs that settled on the target's kernel."""
@@ -112,7 +118,8 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
     nowhere, with steps that do not shrink) or not (``not-converged``). A run that is
     neither cycling nor converged, at a wavelength, width or aspect where the kernel
     hardly changes (its sensitivity below ``PLATEAU_RTOL`` of the target's), is
-    ``stalled`` on a plateau.
+    ``stalled`` on a plateau; so is a settled run that stalled where the kernel hardly
+    changes (its ``plateau`` figure says so).
     """
     d = descents
     problem = engine.problem
@@ -130,6 +137,7 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
     settled = live & np.all(moves < SETTLED_XTOL, axis=(0, 2))
 
     kernel_error = np.full(n_runs, np.nan)
+    plateau = np.full(n_runs, np.nan)
     shape: list[str | None] = [None] * n_runs
     undecided: list[int] = []  # crawling or moving steadily: perhaps on a plateau
     index = np.flatnonzero(settled)
@@ -149,18 +157,21 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
                            strict=True):
             shape[b] = kind
             kinds[b] = "local-minimum" if kind == "minimum" else "stalled"
+        stuck = np.array([b for b in elsewhere if kinds[b] == "stalled"], dtype=np.intp)
+        if len(stuck):  # stalled where the kernel hardly changes: on a plateau
+            plateau[stuck] = _sensitivity_ratio(problem, d.params[-1, stuck])
 
     moving = np.flatnonzero(live & ~settled)
     w = _tail_length(n_steps)
     coordinate = np.full(n_runs, -1, dtype=np.intp)
-    turns, net_path, late_early = (np.full(n_runs, np.nan) for _ in range(3))
+    turns, net_path, late_early, decay = (np.full(n_runs, np.nan) for _ in range(4))
     if len(moving):
         stats = _tail_statistics(d.params[-(w + 1):, moving])
-        coordinate[moving], turns[moving], net_path[moving], late_early[moving] = stats[:4]
-        cycling = stats[4] & ~stats[5]
+        (coordinate[moving], turns[moving], net_path[moving], late_early[moving],
+         decay[moving]) = stats[:5]
+        cycling = stats[5] & ~stats[6]
         kinds[moving] = np.where(cycling, "cycling", "not-converged")
         undecided.extend(moving[~cycling].tolist())
-    plateau = np.full(n_runs, np.nan)
     if undecided:
         runs = np.array(sorted(undecided))
         plateau[runs] = _sensitivity_ratio(problem, d.params[-1, runs])
@@ -168,7 +179,7 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
     return Judgement(kinds=[str(k) for k in kinds], settled=settled,
                      kernel_error=kernel_error, shape=shape, coordinate=coordinate,
                      tail_steps=w, turn_fraction=turns, net_over_path=net_path,
-                     late_over_early_step=late_early, jump_step=jump_step,
+                     late_over_early_step=late_early, step_decay=decay, jump_step=jump_step,
                      jump_param=jump_param, plateau=plateau)
 
 
@@ -259,11 +270,13 @@ def _local_shapes(engine: Engine, points: Array) -> list[str]:
     return [str(s) for s in shapes]
 
 
-def _tail_statistics(tail: Array) -> tuple[NDArray[np.intp], Array, Array, Array,
+def _tail_statistics(tail: Array) -> tuple[NDArray[np.intp], Array, Array, Array, Array,
                                            NDArray[np.bool_], NDArray[np.bool_]]:
     """Per run of a tail ``(w + 1, R, n)``: the coordinate that moves most, the share
     of steps that turn back, net displacement over path length, late over early step
-    size, whether it oscillates and whether its steps shrink."""
+    size, the fitted decay of the step sizes over the tail, whether it oscillates and
+    whether its steps shrink (the late half's median under 0.3 of the early half's, or
+    a geometric trend that at least halves them over the tail)."""
     deltas = np.diff(tail, axis=0)
     j = np.argmax(np.abs(deltas).sum(axis=0), axis=1)
     runs = np.arange(tail.shape[1])
@@ -283,8 +296,27 @@ def _tail_statistics(tail: Array) -> tuple[NDArray[np.intp], Array, Array, Array
         net_path = np.where(path > 0, net / path, 0.0)
         late_early = np.where(early > 0, late / early, 0.0)
     oscillating = (turns >= 0.05) & (net < 0.5 * path)
-    shrinking = late < 0.3 * early
-    return j, turns, net_path, late_early, oscillating, shrinking
+    decay, steady = _step_decay(dx)
+    shrinking = (late < 0.3 * early) | ((decay < DECAY_RTOL) & ~steady)
+    return j, turns, net_path, late_early, decay, oscillating, shrinking
+
+
+def _step_decay(dx: Array) -> tuple[Array, NDArray[np.bool_]]:
+    """Per run of steps ``(m, R)``: the factor by which a geometric fit of the step sizes
+    changes over the ``m`` steps, and whether that fit is indistinguishable from a
+    constant (its slope within 3 standard errors of 0: an irregular orbit's step sizes
+    scatter without a trend)."""
+    m = len(dx)
+    if m < 3:
+        return np.ones(dx.shape[1]), np.ones(dx.shape[1], dtype=bool)
+    size = np.abs(dx)
+    floor = 1e-12 * np.maximum(size.max(axis=0), 1e-300)
+    logs = np.log(np.maximum(size, floor))
+    t = np.arange(m) - (m - 1) / 2
+    slope = (t @ (logs - logs.mean(axis=0))) / (t @ t)
+    residual = logs - logs.mean(axis=0) - np.outer(t, slope)
+    error = np.sqrt((residual**2).sum(axis=0) / (m - 2) / (t @ t))
+    return np.exp(slope * m), np.abs(slope) <= 3 * error
 
 
 def steps_to_settle(values: Array, tol: float = SETTLE_TOL) -> NDArray[np.intp]:

@@ -74,7 +74,7 @@ def mechanism_caption(verdict: Any, target: float, period: float | None,
     if kind == "cycling" and "amplitude" in ev:
         if ev.get("across_basins"):
             head = (f"thrown across basins: the iterate swings over "
-                    f"{2 * ev['amplitude']:.3g} rad, more than half the period")
+                    f"{ev.get('span', 2 * ev['amplitude']):.3g} rad, more than half the period")
             return head
         period_k = ev.get("period")
         shape = (f"period-{period_k} oscillation" if period_k else "irregular oscillation")
