@@ -17,6 +17,7 @@ from typing import Any
 from ..config.choices import RECOVERED
 from ..config.expect import Expectation, parse_expectations
 from ..config.model import Config
+from ..config.paths import not_a_regular_file
 from ..config.resolve import resolve_config
 from ..core.kernel import period_label
 from ..descent.verdicts import steps_to_settle
@@ -78,8 +79,9 @@ def collect_files(paths: list[Path]) -> list[Path]:
             files.extend(sorted(path.rglob("*.toml")))
         elif path.is_file():
             files.append(path)
-        else:
-            raise ConfigError(f"PATH: {path} does not exist")
+        else:  # say what it is: a pipe, a device or a link loop is not "missing"
+            words = not_a_regular_file(path) or "is not a file or directory"
+            raise ConfigError(f"PATH: {path} {words}; give TOML files or directories")
     unique: dict[Path, Path] = {}
     for f in files:  # a file named twice (directly and through its directory) runs once
         unique.setdefault(f.resolve(), f)

@@ -14,12 +14,16 @@ from typing import Any
 from ..errors import ConfigError
 from .expect import parse_expectations
 from .model import KEYS, PARSERS, Config, canonical_key, parse_value, value_warning
+from .paths import read_regular_file
 
 __all__ = ["SECTIONS", "ConfigSource", "config_to_toml", "load_config"]
 
 # Tables a config file may hold besides the experiment keys; their content belongs to
 # the commands that read them (e.g. ``check`` reads ``[expect]``).
 SECTIONS = ("expect",)
+# Arrays and tables within each other: an experiment needs 3 ([expect] -> verdict list);
+# anything much deeper is an attack on the readers' recursion, not an experiment.
+MAX_DEPTH = 16
 
 
 @dataclass(frozen=True)
@@ -37,17 +41,22 @@ def load_config(path: Path) -> tuple[dict[str, Any], ConfigSource]:
     Returns the parsed experiment values (by config key) and the other tables.
     """
     try:
-        raw = tomllib.loads(path.read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"--config: file {path} does not exist") from None
-    except IsADirectoryError:
-        raise ConfigError(f"--config: {path} is a directory, not a TOML file") from None
-    except OSError as exc:
-        raise ConfigError(f"--config: cannot read {path}: {exc.strerror}") from None
+        data = read_regular_file(path)
+    except ValueError as exc:
+        what = "" if str(exc).startswith("does not exist") else "; a config must be a TOML file"
+        raise ConfigError(f"--config: {path} {exc}{what}") from None
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"--config: {path} is not UTF-8 text") from None
+    except RecursionError:  # arrays or tables nested thousands deep
+        raise ConfigError(f"--config: {path} nests arrays or tables more than "
+                          f"{MAX_DEPTH} deep; an experiment file needs at most 3") from None
     except ValueError as exc:  # TOMLDecodeError, or an integer too long to convert
         raise ConfigError(f"--config: {path} is not valid TOML: {exc}") from None
+    if _depth(raw) > MAX_DEPTH:
+        raise ConfigError(f"--config: {path} nests arrays or tables more than {MAX_DEPTH} "
+                          "deep; an experiment file needs at most 3")
     values: dict[str, Any] = {}
     sections: dict[str, Any] = {}
     warnings: list[str] = []
@@ -78,6 +87,21 @@ def load_config(path: Path) -> tuple[dict[str, Any], ConfigSource]:
     return values, ConfigSource(path=path, sections=sections, warnings=tuple(warnings))
 
 
+def _depth(value: Any) -> int:
+    """How deeply arrays and tables nest in a parsed TOML value (iteratively: no
+    recursion to exhaust)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        children = (item.values() if isinstance(item, dict) else
+                    item if isinstance(item, list) else None)
+        if children is None:
+            continue
+        deepest = max(deepest, depth + 1)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def config_to_toml(config: Config) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .choices import FILE_SUFFIXES, PARAM_NAMES, SYNTHETIC
+from .paths import not_a_regular_file
 
 __all__ = ["GAMMA", "LAMBDA", "SIGMA", "angle_warning", "boolean", "callable_spec", "choice",
            "image_source", "integer", "learned_names", "log_range", "pair_of_unit_numbers",
@@ -173,14 +174,12 @@ def image_source(value: Any) -> str:
     if text.lower() in SYNTHETIC:
         return text.lower()
     path = Path(text)
+    words = not_a_regular_file(path)
     if path.suffix.lower() not in FILE_SUFFIXES:
-        raise ValueError(allowed)
-    try:
-        exists = path.is_file()
-    except OSError:  # e.g. a name too long for the file system
-        exists = False
-    if not exists:
-        raise ValueError(f"{allowed}; {text} does not exist")
+        shown = f"; {text} {words}" if words and not words.startswith("does not") else ""
+        raise ValueError(allowed + shown)
+    if words is not None:
+        raise ValueError(f"{allowed}; {text} {words}")
     return text
 
 
