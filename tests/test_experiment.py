@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from gabordiag.config import Config, config_to_toml, load_config, parse_angle, resolve_config
 from gabordiag.config import model as experiment
+from gabordiag.config.values import MAX_ANGLE
 from gabordiag.errors import ConfigError, GabordiagError
 
 PARAMS = ("theta", "lambda", "sigma", "gamma", "psi")
@@ -119,6 +120,10 @@ def test_parse_angle_degrees(d):
 def test_parse_angle_multiples_of_pi(a, b, negative):
     sign = "-" if negative else ""
     expected = (-1 if negative else 1) * a * math.pi / b
+    if abs(expected) > MAX_ANGLE:  # refused: float64 cannot resolve such an angle
+        with pytest.raises(ValueError, match="at most 1e\\+06 rad"):
+            parse_angle(f"{sign}{a!r}*pi/{b!r}")
+        return
     assert parse_angle(f"{sign}{a!r}*pi/{b!r}") == pytest.approx(expected, rel=1e-14, abs=1e-300)
     assert parse_angle(f"{sign}{a!r}pi/{b!r}") == pytest.approx(expected, rel=1e-14, abs=1e-300)
 

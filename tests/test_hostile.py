@@ -139,3 +139,40 @@ def test_not_a_regular_file_in_words():
     assert not_a_regular_file("/dev/null") == "is a character device"
     assert not_a_regular_file("/") == "is a directory"
     assert not_a_regular_file("/no/such/thing") == "does not exist"
+
+
+# -- angles too large to mean anything ----------------------------------------------------
+
+ANGLE_OPTIONS = ["--target-theta", "--theta0", "--psi", "--psi0"]
+
+
+@PROPERTY
+@given(option=st.sampled_from(ANGLE_OPTIONS),
+       value=st.floats(1e6, 1e300, exclude_min=True), negative=st.booleans(),
+       form=st.sampled_from(["{}", "{}deg", "{}*pi"]))
+def test_an_angle_beyond_1e6_rad_is_refused_naming_its_option(option, value, negative, form):
+    """--target-theta=1.8e16 blamed --range for a value the user gave as --target-theta
+    (found by hypothesis): at that size float64 spaces angles 4 rad apart."""
+    text = form.format(repr(-value if negative else value))
+    if form == "{}deg" and value < 1e6 * 57.3:
+        return  # within the bound once converted
+    run = invoke("landscape", f"{option}={text}", "--size", "32", "--ksize", "5")
+    message = assert_usage_error(run, option)
+    assert "1e+06 rad" in message
+    assert "--range" not in message
+
+
+def test_an_angle_of_1e6_is_still_a_run_that_diverges_at_step_0_or_1():
+    run = invoke("recover", "--json", *SMALL, "--theta0", "1e6", "--loss", "mse",
+                 "--lr", "1e3")
+    assert run.code == 0, run.describe()
+    assert run.json()["verdict"]["kind"] == "diverged"
+
+
+@pytest.mark.parametrize(("param", "span", "words"), [
+    ("theta", "0,2e6", "1e+06 rad"), ("lambda", "1,2e6", "--lambda accepts"),
+    ("lambda", "1,inf", "LOW < HIGH"), ("sigma", "0,5", "--sigma accepts")])
+def test_a_range_is_checked_with_its_parameters_own_rules(param, span, words):
+    run = invoke("landscape", "--param", param, "--range", span, "--size", "32", "--ksize", "5")
+    message = assert_usage_error(run, "--range")
+    assert words in message
