@@ -176,3 +176,176 @@ def test_a_range_is_checked_with_its_parameters_own_rules(param, span, words):
     run = invoke("landscape", "--param", param, "--range", span, "--size", "32", "--ksize", "5")
     message = assert_usage_error(run, "--range")
     assert words in message
+
+
+# -- no output over an input, checked before any work -------------------------------------
+
+def _files(tmp_path: Path) -> dict[str, Path]:
+    from PIL import Image
+
+    files = {"npy": tmp_path / "img.npy", "png": tmp_path / "landscape.png",
+             "toml": tmp_path / "c.toml", "code": tmp_path / "mine.py"}
+    np.save(files["npy"], np.random.default_rng(0).random((40, 40)))
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (40, 40), dtype=np.uint8)
+                    ).save(files["png"])
+    files["toml"].write_text('loss = "mse"\nlr = 3e-4\n[expect]\nverdict = "cycling"\n')
+    files["code"].write_text("from gabordiag import gabor_kernel as kernel\n")
+    return files
+
+
+OVER_INPUTS = [  # (arguments, the input's key, the options the error names)
+    (["recover", "--image", "{npy}", "--csv", "{npy}"], "npy", ["--csv", "--image"]),
+    (["recover", "--image", "{png}", "--plot", "{png}"], "png", ["--plot", "--image"]),
+    (["landscape", "--image", "{png}", "--plot", "{dot_png}"], "png", ["--plot", "--image"]),
+    (["recover", "--config", "{toml}", "--csv", "{toml}"], "toml", ["--csv", "--config"]),
+    (["check", "{toml}", "--junit", "{toml}"], "toml", ["--junit", "PATH"]),
+    (["diagnose", "--image", "{png}", "--report", "{dir}"], "png", ["--report", "--image"]),
+    (["recover", "--kernel", "{code}:kernel", "--csv", "{code}"], "code",
+     ["--csv", "--kernel"]),
+    (["basins", "--image", "{npy}", "--csv", "{hard}"], "npy", ["--csv", "--image"]),
+]
+
+
+@pytest.mark.parametrize(("args", "key", "names"), OVER_INPUTS)
+def test_no_output_is_written_over_an_input_of_the_same_run(tmp_path, monkeypatch, args,
+                                                            key, names):
+    """recover --image img.npy --csv img.npy (and --plot, --config, check --junit,
+    diagnose --report .) overwrote the user's input with output (issue 15)."""
+    files = _files(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    os.link(files["npy"], tmp_path / "hard.npy")  # another name of the same file
+    before = {name: path.read_bytes() for name, path in files.items()}
+    fields = {**{name: str(path) for name, path in files.items()},
+              "dot_png": f"./{files['png'].name}", "dir": ".", "hard": "hard.npy"}
+    extra = [] if args[0] == "check" else SMALL[:4]
+    run = invoke(*[a.format(**fields) for a in args], *extra)
+    assert_usage_error(run, *names)
+    assert run.seconds < 5, "refused before any work"
+    assert {name: path.read_bytes() for name, path in files.items()} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_two_outputs_on_one_path_are_refused(tmp_path):
+    run = invoke("recover", "--plot", tmp_path / "x.png", "--csv", tmp_path / "x.png", *SMALL)
+    assert_usage_error(run, "--csv", "--plot")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_a_plot_inside_the_report_directory_is_refused(tmp_path):
+    (tmp_path / "R").mkdir()
+    run = invoke("diagnose", "--report", tmp_path / "R", "--plot",
+                 tmp_path / "R" / "basins.png", *SMALL)
+    assert_usage_error(run, "--plot", "--report")
+
+
+@pytest.mark.parametrize("name", ["report.html", "report.md", "basins.png"])
+def test_a_report_file_linked_to_a_device_is_refused_before_any_work(tmp_path, name):
+    """R/report.html -> /dev/full: diagnose --report R exited 0 and replaced the device
+    node with an HTML file (--csv refused the same link)."""
+    report = tmp_path / "R"
+    report.mkdir()
+    (report / name).symlink_to("/dev/full")
+    run = invoke("diagnose", "--report", report, *SMALL)
+    assert_usage_error(run, "--report", name)
+    assert run.seconds < 5
+    assert (report / name).is_symlink()
+    assert Path("/dev/full").is_char_device()
+
+
+@pytest.mark.parametrize("where", ["file", "file/sub"])
+def test_a_report_location_that_cannot_be_a_directory_is_refused_up_front(tmp_path, where):
+    (tmp_path / "file").write_text("x")
+    run = invoke("diagnose", "--report", tmp_path / where, *SMALL)
+    assert_usage_error(run, "--report")
+    assert run.seconds < 5
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_a_read_only_report_location_is_refused_before_any_work(tmp_path):
+    (tmp_path / "ro").mkdir(mode=0o555)
+    for report in (tmp_path / "ro", tmp_path / "ro" / "new"):
+        message = assert_usage_error(invoke("diagnose", "--report", report, *SMALL),
+                                     "--report")
+        assert "not writable" in message
+
+
+def test_a_symlink_loop_as_an_output_is_refused(tmp_path):
+    (tmp_path / "a.csv").symlink_to(tmp_path / "b.csv")
+    (tmp_path / "b.csv").symlink_to(tmp_path / "a.csv")
+    message = assert_usage_error(invoke("recover", "--csv", tmp_path / "a.csv", *SMALL),
+                                 "--csv")
+    assert "symbolic link loop" in message
+
+
+# -- the report appears whole or not at all -----------------------------------------------
+
+@pytest.fixture(autouse=True)
+def _quick_report_figures(request, monkeypatch):
+    """The report tests are about files, not pictures: two tiny stand-in figures."""
+    if "report" not in request.node.name:
+        return
+    import gabordiag.viz.report as report
+
+    monkeypatch.setattr(report, "report_figures", lambda *args, **kwargs: {
+        "landscape": b"\x89PNG landscape", "basins": b"\x89PNG basins"})
+
+
+@pytest.fixture
+def report_breaks_midway(monkeypatch):
+    """Writing report.html fails after the figures were written (the exception is set
+    per test): a full disk, or Ctrl-C."""
+    state: dict[str, BaseException] = {}
+    real = Path.write_text
+
+    def broken(self, data, *args, **kwargs):
+        if self.name == "report.html":
+            real(self, data[: len(data) // 2], *args, **kwargs)
+            raise state["exc"]
+        return real(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", broken)
+    return state
+
+
+@pytest.mark.parametrize(("exc", "code"), [(KeyboardInterrupt(), 130),
+                                           (OSError(28, "No space left on device"), 2)])
+def test_an_interrupted_report_leaves_no_directory_and_no_litter(tmp_path, report_breaks_midway,
+                                                                 exc, code):
+    """SIGINT during diagnose --report R left a half-written R/."""
+    report_breaks_midway["exc"] = exc
+    run = invoke("diagnose", "--report", tmp_path / "R", "--starts", "4", *SMALL)
+    assert run.code == code, run.describe()
+    assert run.err.count("\n") == 1, run.describe()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_report_leaves_an_existing_directory_as_it_was(tmp_path,
+                                                                     report_breaks_midway):
+    report_breaks_midway["exc"] = KeyboardInterrupt()
+    report = tmp_path / "R"
+    report.mkdir()
+    (report / "report.md").write_text("old")
+    run = invoke("diagnose", "--report", report, "--starts", "4", *SMALL)
+    assert run.code == 130, run.describe()
+    assert sorted(p.name for p in report.iterdir()) == ["report.md"]
+    assert (report / "report.md").read_text() == "old"
+
+
+def test_a_report_into_an_existing_directory_keeps_modes_links_and_other_files(tmp_path):
+    report = tmp_path / "R"
+    report.mkdir()
+    (report / "notes.txt").write_text("mine")
+    (report / "report.md").write_text("old")
+    (report / "report.md").chmod(0o600)
+    elsewhere = tmp_path / "published.html"
+    elsewhere.write_text("old")
+    (report / "report.html").symlink_to(elsewhere)
+    run = invoke("diagnose", "--report", report, "--json", "--starts", "4", *SMALL)
+    assert run.code == 0, run.describe()
+    assert (report / "notes.txt").read_text() == "mine"
+    assert (report / "report.md").stat().st_mode & 0o777 == 0o600
+    assert "gabordiag" in (report / "report.md").read_text()
+    assert (report / "report.html").is_symlink()
+    assert elsewhere.read_text().startswith("<!DOCTYPE html>")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in report.iterdir() if p.name.startswith(".")] == []

@@ -14,21 +14,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config.choices import RECOVERED
+from ..config.choices import RECOVERED, SYNTHETIC
 from ..config.expect import Expectation, parse_expectations
 from ..config.model import Config
-from ..config.paths import not_a_regular_file
+from ..config.paths import code_file, not_a_regular_file
 from ..config.resolve import resolve_config
 from ..core.kernel import period_label
 from ..descent.verdicts import steps_to_settle
-from ..errors import ConfigError
+from ..errors import ConfigError, GabordiagError
 from .basins import run_basins
 from .landscape import run_landscape
 from .recover import recover
 from .study import Study
 
-__all__ = ["SCHEMA", "CheckReport", "CheckResult", "FileCheck", "collect_files", "load_check",
-           "run_check", "run_checks"]
+__all__ = ["SCHEMA", "CheckReport", "CheckResult", "FileCheck", "check_inputs", "collect_files",
+           "load_check", "run_check", "run_checks"]
 
 SCHEMA = "gabordiag.check/1"
 _NEEDS = {"verdict": "recover", "max_final_error": "recover", "max_steps": "recover",
@@ -89,6 +89,26 @@ def collect_files(paths: list[Path]) -> list[Path]:
     if not files:
         raise ConfigError("PATH: no .toml files found in " + ", ".join(map(str, paths)))
     return files
+
+
+def check_inputs(files: list[Path]) -> list[tuple[str, Path]]:
+    """What checking ``files`` reads, by what names it: the files, and the image and code
+    files their configs name (a file that does not load is left to :func:`run_checks`,
+    which says why)."""
+    inputs: list[tuple[str, Path]] = []
+    for path in files:
+        inputs.append(("PATH", path))
+        try:
+            config, _ = resolve_config(config_path=path)
+        except GabordiagError:
+            continue
+        if config.image not in SYNTHETIC:
+            inputs.append((f"{path}: image", Path(config.image)))
+        for key, spec in (("kernel", config.kernel), ("derivative", config.derivative)):
+            found = code_file(spec) if spec else None
+            if found is not None:
+                inputs.append((f"{path}: {key}", found))
+    return inputs
 
 
 def load_check(path: Path) -> FileCheck | None:

@@ -13,8 +13,11 @@ from .render import err_console, print_warning
 
 if TYPE_CHECKING:
     from ..analysis.study import Study
+    from ..config.model import Config
+    from ..io import Output
 
-__all__ = ["progress_bar", "study_of", "write_figure", "write_table"]
+__all__ = ["check_run_outputs", "progress_bar", "run_inputs", "study_of", "write_figure",
+           "write_table"]
 
 
 def study_of(experiment: dict[str, Any], config_path: Optional[Path]) -> Study:
@@ -27,6 +30,39 @@ def study_of(experiment: dict[str, Any], config_path: Optional[Path]) -> Study:
     for warning in source.warnings:
         print_warning(warning)
     return Study(config, warnings=source.warnings)
+
+
+def run_inputs(config: Config, config_path: Optional[Path]) -> list[tuple[str, Path]]:
+    """The files a run reads, by the option that names them: the config file, the image
+    file, the user's code files. No output may be written over one of them."""
+    from ..config.choices import SYNTHETIC
+    from ..config.paths import code_file
+
+    inputs: list[tuple[str, Path]] = []
+    if config_path is not None:
+        inputs.append(("--config", config_path))
+    if config.image not in SYNTHETIC:
+        inputs.append(("--image", Path(config.image)))
+    for option, spec in (("--kernel", config.kernel), ("--derivative", config.derivative)):
+        found = code_file(spec) if spec else None
+        if found is not None:
+            inputs.append((option, found))
+    return inputs
+
+
+def check_run_outputs(config: Config, config_path: Optional[Path], *,
+                      plot: Optional[Path] = None, csv: Optional[Path] = None,
+                      others: tuple[Output, ...] = ()) -> None:
+    """Check a run's output files before any work (writable, not a device or pipe, not
+    an input of the run, no two the same); errors name the options."""
+    from ..io import FIGURE_SUFFIXES, Output, check_outputs
+
+    outputs = [*others]
+    if plot is not None:
+        outputs.append(Output("--plot", plot, FIGURE_SUFFIXES))
+    if csv is not None:
+        outputs.append(Output("--csv", csv))
+    check_outputs(outputs, run_inputs(config, config_path))
 
 
 @contextlib.contextmanager

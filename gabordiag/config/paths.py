@@ -11,9 +11,10 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 from pathlib import Path
 
-__all__ = ["MAX_CONFIG_BYTES", "not_a_regular_file", "read_regular_file"]
+__all__ = ["MAX_CONFIG_BYTES", "code_file", "not_a_regular_file", "read_regular_file"]
 
 MAX_CONFIG_BYTES = 1 << 20  # a config file is a few hundred bytes; 1 MiB is generous
 
@@ -96,3 +97,25 @@ def read_regular_file(path: Path, limit: int = MAX_CONFIG_BYTES) -> bytes:
 
 def _size(n: int) -> str:
     return f"{n >> 20} MiB" if n >= 1 << 20 and n % (1 << 20) == 0 else f"{n:,} bytes"
+
+
+def code_file(spec: str) -> Path | None:
+    """The file that ``--kernel``/``--derivative`` ``spec`` names, found without importing
+    anything: ``path/file.py:function`` is that file; ``module:function`` is the
+    ``module.py`` (or package ``__init__.py``) a top-level import would find first
+    (``None`` for a dotted or unknown name)."""
+    module, sep, _ = spec.rpartition(":")
+    if not sep or not module:
+        return None
+    if module.endswith(".py"):
+        return Path(module)
+    if "." in module or not module.isidentifier():
+        return None
+    from importlib.machinery import PathFinder
+
+    try:
+        found = PathFinder.find_spec(module, [os.getcwd(), *sys.path[1:]])
+    except (ImportError, OSError, ValueError):
+        return None
+    origin = getattr(found, "origin", None)
+    return Path(origin) if origin and os.path.isfile(origin) else None

@@ -17,7 +17,8 @@ from typing import Any
 from .choices import FILE_SUFFIXES, PARAM_NAMES, SYNTHETIC
 from .paths import not_a_regular_file
 
-__all__ = ["GAMMA", "LAMBDA", "MAX_ANGLE", "SIGMA", "angle_warning", "boolean", "callable_spec", "choice",
+__all__ = ["GAMMA", "LAMBDA", "MAX_ANGLE", "SIGMA", "angle_warning", "boolean", "callable_spec",
+           "choice",
            "image_source", "integer", "learned_names", "log_range", "pair_of_unit_numbers",
            "parameter_name", "parameter_range", "parse_angle", "real"]
 

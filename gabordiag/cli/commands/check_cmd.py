@@ -26,13 +26,13 @@ def check_command(
     Example \\[expect] table: verdict = "converged", max_final_error = 1e-3,
     period = "pi", min_success_rate = 0.9, max_stable_lr_at_least = 4e-4.
     """
-    from ...analysis.check import collect_files, run_checks
-    from ...io import check_output_path, write_text_atomic
+    from ...analysis.check import check_inputs, collect_files, run_checks
+    from ...io import Output, check_outputs, write_text_atomic
     from ..views.check import render_checks
 
-    if junit is not None:
-        check_output_path(junit, "--junit")
     files = collect_files(paths)
+    if junit is not None:  # before any work; not over a checked file or what it reads
+        check_outputs([Output("--junit", junit)], check_inputs(files))
     with progress_bar(len(files), "check", enabled=not json_output, min_total=2) as advance:
         report = run_checks(files, progress=advance)
     for warning in report.warnings:

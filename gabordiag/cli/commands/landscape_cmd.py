@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..app import app
-from ..common import study_of, write_figure, write_table
+from ..common import check_run_outputs, study_of, write_figure, write_table
 from ..options import csv_option, json_flag, plot_option, with_experiment_options
 from ..render import print_json
 
@@ -52,7 +52,6 @@ def landscape_command(
     from ...analysis.landscape import run_landscape
     from ...config import values as v
     from ...config.model import option_value
-    from ...io import FIGURE_SUFFIXES, check_output_path
     from ..views.landscape import render_landscape
 
     name = option_value("--param", v.parameter_name, param) if param is not None else "theta"
@@ -64,10 +63,7 @@ def landscape_command(
     n_points = (option_value("--points", v.integer(8, 10**9), points)
                 if points is not None else None)
     study = study_of(experiment, config_path)
-    if plot is not None:
-        check_output_path(plot, "--plot", FIGURE_SUFFIXES)
-    if csv is not None:
-        check_output_path(csv, "--csv")
+    check_run_outputs(study.config, config_path, plot=plot, csv=csv)
     result = run_landscape(study, name, name2, low_high, low_high2, n_points,
                            trajectory=trajectory and plot is not None)
     if plot is not None:
