@@ -7,12 +7,16 @@ Each section is one case of the issue. The CLI runs in-process through the one h
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_usage_error, invoke
+from conftest import assert_usage_error, entry_point, invoke
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -349,3 +353,102 @@ def test_a_report_into_an_existing_directory_keeps_modes_links_and_other_files(t
     assert elsewhere.read_text().startswith("<!DOCTYPE html>")
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     assert [p.name for p in report.iterdir() if p.name.startswith(".")] == []
+
+
+# -- the terminal: a closed pipe, an ASCII-only encoding ----------------------------------
+
+class _ClosedPipe(io.RawIOBase):
+    """A stdout whose reader has gone: every write fails with EPIPE."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def _main_with_stdout(stream: io.TextIOBase, *args: str) -> tuple[int, str]:
+    from gabordiag.cli import main
+
+    err = io.StringIO()
+    saved = sys.stdout
+    sys.stdout = stream  # what rich's console writes to, unlike redirect_stdout
+    try:
+        with contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        sys.stdout = saved
+    return code, err.getvalue()
+
+
+@pytest.mark.parametrize("args", [["recover", *SMALL], ["recover", "--json", *SMALL],
+                                  ["landscape", "--size", "32", "--ksize", "5"],
+                                  ["config", "show"]])
+def test_a_closed_stdout_ends_the_run_quietly_with_exit_0(args):
+    """gabordiag recover | head -2 exited 1 silently; git log | head exits 0."""
+    stream = io.TextIOWrapper(io.BufferedWriter(_ClosedPipe()), encoding="utf-8",
+                              write_through=True)
+    code, err = _main_with_stdout(stream, *args)
+    assert code == 0, err
+    assert err == ""
+
+
+@pytest.mark.parametrize("args", [["recover", *SMALL], ["landscape", "--size", "32",
+                                                        "--ksize", "5"],
+                                  ["recover", "--image", "missing-é.npy"]])
+def test_an_ascii_only_stdout_gets_ascii_stand_ins_not_a_unicode_error(args):
+    """LC_ALL=C PYTHONIOENCODING=ascii gabordiag recover crashed with UnicodeEncodeError on
+    the box drawing and the degree sign."""
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="ascii", write_through=True)
+    code, err = _main_with_stdout(stream, *args)
+    stream.flush()
+    text = raw.getvalue().decode("ascii")  # fails on any non-ASCII byte
+    if "missing" in args[-1]:
+        assert code == 2
+        return
+    assert code == 0, err
+    assert "deg)" in text
+    boxes: list[set[int]] = [set()]  # the line lengths of each box, between its edges
+    for line in text.splitlines():
+        if line.startswith("+") and line.rstrip().endswith("+"):
+            boxes.append(set())
+        elif line.startswith("|") and line.rstrip().endswith("|"):
+            boxes[-1].add(len(line.rstrip()))
+    assert any(boxes), text
+    assert all(len(lengths) <= 1 for lengths in boxes), (boxes, text)  # edges aligned
+
+
+def test_ascii_stand_ins_keep_meaning():
+    from gabordiag.cli.terminal import to_ascii
+
+    assert to_ascii("45.0°") == "45.0 deg"
+    assert to_ascii("≥ 90% … ±41.6 ↑ —") == ">= 90% ... +/-41.6 ^ --"
+    assert to_ascii("╭─│┼") == "+-|+"
+    assert to_ascii("café") == "cafe"
+    assert to_ascii("plain") == "plain"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [["recover"], ["recover", "--json"], ["landscape"]])
+def test_a_closed_pipe_on_the_real_command_exits_0_and_prints_nothing(args):
+    read, write = os.pipe()
+    proc = subprocess.Popen([*entry_point(), *args, *SMALL[:4]], stdout=write,
+                            stderr=subprocess.PIPE, text=True)
+    os.close(write)
+    os.close(read)  # the reader left before the first line
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert err == ""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["recover", "landscape"])
+def test_lc_all_c_and_ascii_io_on_the_real_command(command):
+    env = {**os.environ, "LC_ALL": "C", "PYTHONIOENCODING": "ascii"}
+    proc = subprocess.run([*entry_point(), command, *SMALL[:4]], capture_output=True,
+                          env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    proc.stdout.decode("ascii")
+    assert b"deg" in proc.stdout
+    assert proc.stderr == b""

@@ -7,6 +7,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from .. import __version__
+from .terminal import ClosedPipe
 
 __all__ = ["NARROW_HELP", "HelpCommand", "HelpGroup", "app"]
 
@@ -64,7 +65,13 @@ def _one_default_style(param: Any) -> None:
 
 
 class HelpCommand(_HelpStyle, TyperCommand):
-    """A command with gabordiag's help style."""
+    """A command with gabordiag's help style; a closed stdout ends it quietly."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # typer would exit 1; a reader that left is no error
+            raise ClosedPipe() from None
 
 
 class HelpGroup(_HelpStyle, TyperGroup):

@@ -6,11 +6,30 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
+
+from .terminal import ClosedPipe, can_carry, quiet_closed_stdout, to_ascii
 
 __all__ = ["err_console", "fmt", "out_console", "print_error", "print_json", "print_warning"]
 
-out_console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+
+class _Console(Console):
+    """rich's Console, with ASCII stand-ins laid out in place of characters the stream's
+    encoding cannot carry (before the layout, so that boxes stay aligned), and a closed
+    stdout that ends the run quietly instead of rich's exit 1."""
+
+    def render_str(self, text: str, *args: Any, **kwargs: Any) -> Text:
+        if not can_carry(self.encoding):
+            text = to_ascii(text)
+        return super().render_str(text, *args, **kwargs)
+
+    def on_broken_pipe(self) -> None:
+        quiet_closed_stdout()
+        raise ClosedPipe()
+
+
+out_console = _Console(highlight=False)
+err_console = _Console(stderr=True, highlight=False)
 
 
 def print_error(message: str) -> None:
