@@ -1,4 +1,10 @@
-"""Output files: checked before any work, written atomically, never over an input.
+"""Files: what a path names, in words; output files checked before any work, written
+atomically, never over an input.
+
+Input files must be regular files: a named pipe would block a read forever,
+``/dev/zero`` never ends. :func:`not_a_regular_file` says what a path is instead ("is a
+named pipe (FIFO)", "is a symbolic link loop"), so that an error never claims that an
+existing thing "does not exist".
 
 A crash, Ctrl-C, SIGTERM or SIGHUP leaves the old file or the complete new one, and no
 temporary file. Replacing a file keeps its permission bits. A symbolic link is followed:
@@ -13,6 +19,7 @@ directory beside it and moved in at the end (:func:`atomic_directory`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import signal
@@ -22,15 +29,64 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config.paths import not_a_regular_file
 from .errors import ConfigError, OutputError
 
 __all__ = ["FIGURE_SUFFIXES", "Output", "atomic_directory", "atomic_path", "check_output_path",
-           "check_outputs", "check_report_directory", "make_directory", "same_file",
-           "write_atomic", "write_bytes_atomic", "write_text_atomic"]
+           "check_outputs", "check_report_directory", "kind_of_mode", "make_directory",
+           "not_a_regular_file", "same_file", "words_of_error", "write_atomic",
+           "write_bytes_atomic", "write_text_atomic"]
 
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 
+
+# -- what a path names (inputs and outputs) ----------------------------------------------
+
+_KINDS = ((stat.S_ISDIR, "is a directory"), (stat.S_ISFIFO, "is a named pipe (FIFO)"),
+          (stat.S_ISCHR, "is a character device"), (stat.S_ISBLK, "is a block device"),
+          (stat.S_ISSOCK, "is a socket"))
+
+
+def kind_of_mode(mode: int) -> str | None:
+    """``None`` for a regular file's mode; else what the file is, in words."""
+    for test, words in _KINDS:
+        if test(mode):
+            return words
+    return None if stat.S_ISREG(mode) else "is not a regular file"
+
+
+def not_a_regular_file(path: Path | str) -> str | None:
+    """``None`` when ``path`` is (or links to) a regular file; else what it is, in words.
+
+    Examples
+    --------
+    >>> not_a_regular_file("/dev/null")
+    'is a character device'
+    >>> not_a_regular_file("/no/such/file")
+    'does not exist'
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return words_of_error(Path(path), exc)
+    return kind_of_mode(mode)
+
+
+def words_of_error(path: Path, exc: OSError) -> str:
+    """What an ``os.stat`` failure says about ``path``, in words."""
+    if exc.errno == errno.ELOOP:
+        return "is a symbolic link loop"
+    if exc.errno == errno.ENOENT:
+        if os.path.islink(path):
+            return f"is a broken symbolic link (to {os.readlink(path)})"
+        return "does not exist"
+    if exc.errno == errno.ENOTDIR:
+        return "does not exist (a part of the path is not a directory)"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "is a name too long for the file system"
+    return f"cannot be read: {exc.strerror or exc}"
+
+
+# -- outputs -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Output:

@@ -24,6 +24,7 @@ class _Console(Console):
         return super().render_str(text, *args, **kwargs)
 
     def on_broken_pipe(self) -> None:
+        del self._buffer[:]  # what could not be written is dropped, not kept for later
         quiet_closed_stdout()
         raise ClosedPipe()
 

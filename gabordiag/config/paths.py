@@ -1,64 +1,22 @@
-"""What a path names, in words, and reading a regular file without hanging (no numpy).
+"""Input files: reading a regular file without hanging, and the file a code spec names
+(no numpy).
 
 Input files (a config, an image, a module) must be regular files: a named pipe would
-block the read forever, ``/dev/zero`` never ends, a directory cannot be read. These
-helpers say what a path is instead ("is a named pipe (FIFO)", "is a symbolic link loop")
-so that an error never claims that an existing thing "does not exist".
+block the read forever, ``/dev/zero`` never ends, a directory cannot be read
+(:func:`gabordiag.io.not_a_regular_file` says what a path is instead).
 """
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 import sys
 from pathlib import Path
+
+from ..io import kind_of_mode, not_a_regular_file, words_of_error
 
 __all__ = ["MAX_CONFIG_BYTES", "code_file", "not_a_regular_file", "read_regular_file"]
 
 MAX_CONFIG_BYTES = 1 << 20  # a config file is a few hundred bytes; 1 MiB is generous
-
-_KINDS = ((stat.S_ISDIR, "is a directory"), (stat.S_ISFIFO, "is a named pipe (FIFO)"),
-          (stat.S_ISCHR, "is a character device"), (stat.S_ISBLK, "is a block device"),
-          (stat.S_ISSOCK, "is a socket"))
-
-
-def _kind_of_mode(mode: int) -> str | None:
-    for test, words in _KINDS:
-        if test(mode):
-            return words
-    return None if stat.S_ISREG(mode) else "is not a regular file"
-
-
-def not_a_regular_file(path: Path | str) -> str | None:
-    """``None`` when ``path`` is (or links to) a regular file; else what it is, in words.
-
-    Examples
-    --------
-    >>> not_a_regular_file("/dev/null")
-    'is a character device'
-    >>> not_a_regular_file("/no/such/file")
-    'does not exist'
-    """
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as exc:
-        return _words_of_error(Path(path), exc)
-    return _kind_of_mode(mode)
-
-
-def _words_of_error(path: Path, exc: OSError) -> str:
-    if exc.errno == errno.ELOOP:
-        return "is a symbolic link loop"
-    if exc.errno == errno.ENOENT:
-        if os.path.islink(path):
-            return f"is a broken symbolic link (to {os.readlink(path)})"
-        return "does not exist"
-    if exc.errno == errno.ENOTDIR:
-        return "does not exist (a part of the path is not a directory)"
-    if exc.errno == errno.ENAMETOOLONG:
-        return "is a name too long for the file system"
-    return f"cannot be read: {exc.strerror or exc}"
 
 
 def read_regular_file(path: Path, limit: int = MAX_CONFIG_BYTES) -> bytes:
@@ -74,9 +32,9 @@ def read_regular_file(path: Path, limit: int = MAX_CONFIG_BYTES) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
-        raise ValueError(_words_of_error(path, exc)) from None
+        raise ValueError(words_of_error(path, exc)) from None
     try:
-        kind = _kind_of_mode(os.fstat(fd).st_mode)
+        kind = kind_of_mode(os.fstat(fd).st_mode)
         if kind is not None:
             raise ValueError(kind)
         chunks, size = [], 0
