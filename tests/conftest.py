@@ -38,6 +38,19 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FAST = ["--size", "48", "--ksize", "9", "--sigma", "2", "--lambda", "5", "--steps", "30"]
 
 
+def replace_options(args: list[str], *pairs: str) -> list[str]:
+    """``args`` with each ``--option value`` of ``pairs`` replacing the same option's value
+    (or added): a single-valued option given twice is an error (issue 15), so a test
+    changes a value rather than repeating the option."""
+    out = list(args)
+    for option, value in zip(pairs[::2], pairs[1::2]):
+        if option in out:
+            out[out.index(option) + 1] = value
+        else:
+            out += [option, value]
+    return out
+
+
 # Warnings Python does not show by default: they never reach a user's stderr.
 _HIDDEN = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
 

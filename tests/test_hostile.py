@@ -25,6 +25,7 @@ from gabordiag.config.paths import not_a_regular_file, read_regular_file
 from gabordiag.errors import ConfigError
 
 SMALL = ["--size", "32", "--ksize", "5", "--steps", "5"]
+ON_FILE = ["--ksize", "5", "--steps", "5"]  # an image file has its own size
 PROPERTY = settings(max_examples=25, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -101,7 +102,7 @@ def test_a_png_renamed_npy_gets_our_message_not_numpys_pickle_hint(tmp_path):
     Image.fromarray(np.zeros((40, 40), dtype=np.uint8)).save(png)
     renamed = tmp_path / "photo.npy"
     renamed.write_bytes(png.read_bytes())
-    message = assert_usage_error(invoke("recover", "--image", renamed, *SMALL), "--image")
+    message = assert_usage_error(invoke("recover", "--image", renamed, *ON_FILE), "--image")
     assert "PNG image" in message
     assert "photo.png" in message  # what to do
     assert "pickle" not in message
@@ -221,7 +222,7 @@ def test_no_output_is_written_over_an_input_of_the_same_run(tmp_path, monkeypatc
     before = {name: path.read_bytes() for name, path in files.items()}
     fields = {**{name: str(path) for name, path in files.items()},
               "dot_png": f"./{files['png'].name}", "dir": ".", "hard": "hard.npy"}
-    extra = [] if args[0] == "check" else SMALL[:4]
+    extra = [] if args[0] == "check" else ON_FILE if "--image" in args else SMALL[:4]
     run = invoke(*[a.format(**fields) for a in args], *extra)
     assert_usage_error(run, *names)
     assert run.seconds < 5, "refused before any work"
@@ -452,3 +453,99 @@ def test_lc_all_c_and_ascii_io_on_the_real_command(command):
     proc.stdout.decode("ascii")
     assert b"deg" in proc.stdout
     assert proc.stderr == b""
+
+
+# -- a repeated single-valued option, an option without effect ----------------------------
+
+VALID = {"--lr": "1e-3", "--loss": "mse", "--steps": "5", "--seed": "3", "--ksize": "5",
+         "--sigma": "2", "--theta0": "0.3", "--optimizer": "sgd", "--engine": "auto",
+         "--boundary": "same", "--op": "convolve", "--size": "32", "--image": "white",
+         "--target-theta": "pi/4", "--psi": "0", "--gamma": "0.5", "--lambda": "8"}
+
+
+@PROPERTY
+@given(option=st.sampled_from(sorted(VALID)),
+       command=st.sampled_from(["recover", "landscape", "remedies", "diagnose", "gradcheck",
+                                "kernel", "config show"]))
+def test_a_repeated_single_valued_option_is_an_error_naming_it(option, command):
+    """--lr 1 --lr 2 ran with 2 in recover/landscape/remedies (only basins compares
+    repeats)."""
+    run = invoke(*command.split(), option, VALID[option], option, VALID[option])
+    message = assert_usage_error(run, option, "2 times")
+    if option in ("--lr", "--loss"):
+        assert "basins compares several" in message
+
+
+@pytest.mark.parametrize("args", [["--nesterov", "--no-nesterov"], ["--json", "--json"],
+                                  ["--plot", "a.png", "--plot", "b.png"]])
+def test_repeated_flags_and_outputs_are_errors_too(args):
+    message = assert_usage_error(invoke("recover", *SMALL, *args), args[0])
+    assert "2 times" in message
+
+
+@pytest.mark.parametrize("args", [["--starts", "8", "--starts", "9"],
+                                  ["--lr-range", "1e-4,1e-3,2", "--lr-range", "1e-4,1e-2,3"]])
+def test_basins_refuses_repeats_of_what_it_does_not_compare(args):
+    assert_usage_error(invoke("basins", *SMALL, *args), args[0])
+
+
+def test_basins_still_compares_repeated_lr_loss_and_optimizer():
+    run = invoke("basins", *SMALL, "--starts", "4", "--lr", "1e-3", "--lr", "1e-4",
+                 "--loss", "mse", "--loss", "rmse", "--json")
+    assert run.code == 0, run.describe()
+    assert len(run.json()["cases"]) == 4
+
+
+NO_EFFECT = [  # (command, arguments, the option the error names)
+    (["landscape"], ["--range2", "1,2"], "--range2"),
+    (["landscape"], ["--trajectory"], "--trajectory"),
+    (["landscape"], ["--trajectory", "--plot", "{d}/h.png", "--param", "lambda",
+                     "--param2", "sigma", "--points", "10"], "--trajectory"),
+    (["landscape"], ["--trajectory", "--plot", "{d}/l.png", "--param", "gamma"],
+     "--trajectory"),
+    (["recover"], ["--betas", "0.8,0.9"], "--betas"),
+    (["recover"], ["--alpha", "0.9", "--optimizer", "adam"], "--alpha"),
+    (["recover"], ["--eps", "1e-6"], "--eps"),
+    (["recover"], ["--momentum", "0.9", "--optimizer", "adam"], "--momentum"),
+    (["recover"], ["--dampening", "0.1"], "--dampening"),
+    (["recover"], ["--loss-eps", "2"], "--loss-eps"),
+    (["recover"], ["--lambda0", "7"], "--lambda0"),
+    (["recover"], ["--theta0", "1", "--learn", "sigma"], "--theta0"),
+    (["recover"], ["--seed", "1", "--image", "grating"], "--seed"),
+    (["config", "show"], ["--betas", "0.8,0.9"], "--betas"),
+    (["basins"], ["--betas", "0.8,0.9", "--optimizer", "sgd", "--optimizer", "rmsprop",
+                  "--starts", "4"], "--betas"),
+]
+
+
+@pytest.mark.parametrize(("command", "args", "option"), NO_EFFECT,
+                         ids=[f"{c[0]} {' '.join(a)[:30]}" for c, a, _ in NO_EFFECT])
+def test_an_option_without_effect_in_the_chosen_mode_is_an_error_naming_it(
+        tmp_path, command, args, option):
+    """--range2 without --param2, --trajectory on a heatmap of unlearned parameters, a
+    hyper-parameter of another optimizer: silently ignored before (issue 15)."""
+    args = [a.replace("{d}", str(tmp_path)) for a in args]
+    message = assert_usage_error(invoke(*command, *args, *SMALL), option)
+    assert "no effect" in message or "draw nothing" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", [
+    ["--betas", "0.8,0.9", "--optimizer", "adam"],
+    ["--momentum", "0.5", "--optimizer", "rmsprop"],
+    ["--loss-eps", "2", "--loss", "rmse-eps"],
+    ["--lambda0", "7", "--learn", "theta,lambda"],
+])
+def test_the_same_options_in_a_mode_where_they_act_are_accepted(args):
+    run = invoke("recover", "--json", *SMALL, *args)
+    assert run.code == 0, run.describe()
+
+
+def test_a_config_file_may_hold_every_key_config_show_writes(tmp_path):
+    """config show prints betas, alpha, eps ... whatever the optimizer: reading that back
+    is no error (only the command line is held to "no option without effect")."""
+    shown = invoke("config", "show", "--loss", "mse")
+    path = tmp_path / "all.toml"
+    path.write_text(shown.out)
+    run = invoke("recover", "--json", "--config", path, "--steps", "5")
+    assert run.code == 0, run.describe()

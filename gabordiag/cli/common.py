@@ -20,13 +20,25 @@ __all__ = ["check_run_outputs", "progress_bar", "run_inputs", "study_of", "write
            "write_table"]
 
 
-def study_of(experiment: dict[str, Any], config_path: Optional[Path]) -> Study:
+def study_of(experiment: dict[str, Any], config_path: Optional[Path],
+             several: Optional[dict[str, Any]] = None) -> Study:
     """The study of the experiment options (and ``--config`` file); the warnings of the
-    resolution go to stderr now and stay on the study for ``--json``."""
+    resolution go to stderr now and stay on the study for ``--json``.
+
+    An option given here that has no effect on the run is an error naming it
+    (``several``: the values a command compares, e.g. basins' optimizers)."""
     from ..analysis.study import Study
+    from ..config.model import ineffective_option, parse_option
     from ..config.resolve import resolve_config
+    from ..errors import ConfigError
 
     config, source = resolve_config(experiment, config_path)
+    compared = {key: [parse_option(key, v) for v in (several or {}).get(key) or []]
+                for key in ("optimizer", "loss")}
+    why = ineffective_option({k for k, v in experiment.items() if v is not None}, config,
+                             compared["optimizer"], compared["loss"])
+    if why is not None:
+        raise ConfigError(why)
     for warning in source.warnings:
         print_warning(warning)
     return Study(config, warnings=source.warnings)

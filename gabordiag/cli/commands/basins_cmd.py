@@ -58,7 +58,7 @@ def basins_command(
         lrs = option_value("--lr-range", log_range, lr_range)
     optimizers = _values(several, "optimizer")
     losses = _values(several, "loss")
-    study = study_of(experiment, config_path)
+    study = study_of(experiment, config_path, several)
     check_run_outputs(study.config, config_path, plot=plot, csv=csv)
     cases = len(lrs or [0]) * len(optimizers or [0]) * len(losses or [0])
     with progress_bar(cases * study.config.steps, "basins", enabled=not json_output) as advance:

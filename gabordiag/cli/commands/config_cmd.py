@@ -22,9 +22,14 @@ def show(experiment: dict[str, Any], config_path: Optional[Path]) -> None:
     Save it and pass it back with --config to reproduce a run exactly.
     """
     from ...config.files import config_to_toml
+    from ...config.model import ineffective_option
     from ...config.resolve import resolve_config
+    from ...errors import ConfigError
 
     config, source = resolve_config(experiment, config_path)
+    why = ineffective_option({k for k, v in experiment.items() if v is not None}, config)
+    if why is not None:  # what recover would refuse is not shown as a config to run
+        raise ConfigError(why)
     for warning in source.warnings:
         print_warning(warning)
     typer.echo(config_to_toml(config), nl=False)
