@@ -549,3 +549,191 @@ def test_a_config_file_may_hold_every_key_config_show_writes(tmp_path):
     path.write_text(shown.out)
     run = invoke("recover", "--json", "--config", path, "--steps", "5")
     assert run.code == 0, run.describe()
+
+
+# -- user code: isolated from our output --------------------------------------------------
+
+USER_CODE = '''\
+import sys
+import warnings
+
+import numpy as np
+
+from gabordiag import gabor_kernel as _gabor
+
+
+def gabor_kernel(ksize, param=None, **p):  # as a --derivative too: any param
+    return _gabor(ksize, **p)
+
+
+def good(ksize, **p):
+    return gabor_kernel(ksize, **p)
+
+
+def prints(ksize, **p):
+    print("debug output of the kernel")
+    return gabor_kernel(ksize, **p)
+
+
+def exits(ksize, **p):
+    sys.exit(0)
+
+
+def raises(ksize, **p):
+    raise RuntimeError("my bug")
+
+
+def warns(ksize, **p):
+    warnings.warn("careful", UserWarning, stacklevel=1)
+    with np.errstate(over="warn"):
+        np.exp(np.array([1000.0]))
+    return gabor_kernel(ksize, **p)
+
+
+def as_type(ksize, **p):
+    return gabor_kernel(ksize, **p).astype(DTYPE)
+
+
+def complex_part(ksize, **p):
+    return gabor_kernel(ksize, **p) + 1j
+
+
+def text(ksize, **p):
+    return np.full((ksize, ksize), "x")
+
+
+DTYPE = "float64"
+'''
+
+
+@pytest.fixture
+def user_code(tmp_path: Path) -> Path:
+    path = tmp_path / "mine.py"
+    path.write_text(USER_CODE)
+    return path
+
+
+def test_a_kernel_that_prints_does_not_corrupt_the_json(user_code):
+    run = invoke("recover", "--json", *SMALL, "--kernel", f"{user_code}:prints")
+    assert run.code == 0, run.describe()
+    assert run.json()["schema"] == "gabordiag.recover/1"  # stdout is the JSON alone
+    assert "debug output of the kernel" in run.err
+
+
+def test_a_module_that_prints_on_import_does_not_corrupt_the_json(tmp_path):
+    path = tmp_path / "loud.py"
+    path.write_text("print('importing loud')\nfrom gabordiag import gabor_kernel as k\n")
+    run = invoke("kernel", "--json", *SMALL, "--kernel", f"{path}:k")
+    assert run.code == 0, run.describe()
+    run.json()
+    assert "importing loud" in run.err
+
+
+@pytest.mark.parametrize(("function", "words"), [
+    ("exits", "sys.exit(0)"), ("raises", "RuntimeError: my bug"),
+    ("complex_part", "imaginary part"), ("text", "not an array of real numbers")])
+@pytest.mark.parametrize("option", ["--kernel", "--derivative"])
+def test_user_code_failures_are_one_line_naming_the_option(user_code, function, words, option):
+    """sys.exit() in a kernel made the tool exit 0 with no output."""
+    command = "recover" if option == "--kernel" else "gradcheck"
+    run = invoke(command, "--json", *SMALL, option, f"{user_code}:{function}")
+    message = assert_usage_error(run, option)
+    assert words in message
+
+
+def test_sys_exit_while_importing_is_one_line(tmp_path):
+    path = tmp_path / "quits.py"
+    path.write_text("import sys\nsys.exit(3)\n")
+    message = assert_usage_error(invoke("recover", *SMALL, "--kernel", f"{path}:k"),
+                                 "--kernel")
+    assert "sys.exit(3)" in message
+
+
+@PROPERTY
+@given(dtype=st.sampled_from(["int64", "int8", "uint16", "bool", "float32", "float16",
+                              "complex128", "object", "longdouble"]))
+def test_every_dtype_is_refused_or_converted_with_a_message(tmp_path_factory, dtype):
+    path = tmp_path_factory.mktemp("code") / "typed.py"
+    path.write_text(USER_CODE.replace('DTYPE = "float64"', f'DTYPE = "{dtype}"'))
+    run = invoke("recover", "--json", *SMALL, "--kernel", f"{path}:as_type")
+    if dtype in ("int64", "int8", "uint16", "bool", "float16"):
+        message = assert_usage_error(run, "--kernel")
+        assert "integers" in message or "significant digits" in message
+        return
+    assert run.code == 0, run.describe()
+    warnings = run.json()["warnings"]
+    if dtype != "longdouble" or np.dtype("longdouble") != np.float64:
+        assert len(warnings) == 1, warnings  # said once, not once per call
+        assert "--kernel" in warnings[0]
+        assert run.err.count("gabordiag: warning:") == 1
+
+
+def test_warnings_of_user_code_are_reported_once_not_per_call(user_code):
+    run = invoke("recover", "--json", *SMALL, "--kernel", f"{user_code}:warns")
+    assert run.code == 0, run.describe()
+    warnings = run.json()["warnings"]
+    assert len(warnings) == 2, warnings
+    assert any("UserWarning: careful" in w for w in warnings)
+    assert any("overflow" in w for w in warnings)
+    assert run.err.count("careful") == 1
+    assert not run.warnings  # nothing reached Python's warning machinery
+
+
+# -- code named in a config file runs only with --allow-code ------------------------------
+
+@pytest.fixture
+def pull_request(tmp_path: Path) -> Path:
+    """A config folder as an untrusted pull request could make it."""
+    folder = tmp_path / "cfgs"
+    folder.mkdir()
+    (folder / "pwn.py").write_text(
+        "import pathlib\npathlib.Path(__file__).with_name('PWNED').write_text('x')\n"
+        "from gabordiag import gabor_kernel as k\n")
+    (folder / "a.toml").write_text('kernel = "pwn.py:k"\nsteps = 5\nsize = 32\nksize = 5\n'
+                                   '[expect]\nverdict = ["cycling", "not-converged"]\n')
+    return folder
+
+
+def test_check_does_not_run_code_a_config_file_names(pull_request, monkeypatch, tmp_path):
+    """kernel = "pwn.py:k" was imported by `gabordiag check cfgs/`, the README's CI
+    recipe: an untrusted pull request's config ran code in CI."""
+    monkeypatch.chdir(tmp_path)
+    message = assert_usage_error(invoke("check", pull_request), "kernel", "--allow-code")
+    assert "a.toml" in message
+    assert not (pull_request / "PWNED").exists()
+    for command in (["recover", *SMALL[4:]], ["config", "show"]):
+        assert_usage_error(invoke(*command, "--config", pull_request / "a.toml"),
+                           "--allow-code")
+    assert not (pull_request / "PWNED").exists()
+
+
+def test_allow_code_runs_it_resolved_against_the_config_folder(pull_request, monkeypatch,
+                                                               tmp_path):
+    """The path is the config folder's pwn.py, not one in the current directory."""
+    monkeypatch.chdir(tmp_path)  # no pwn.py here
+    run = invoke("check", pull_request, "--allow-code", "--json")
+    assert run.code == 0, run.describe()
+    assert (pull_request / "PWNED").exists()
+
+
+def test_the_command_lines_own_kernel_needs_no_permission(pull_request):
+    run = invoke("recover", "--json", "--config", pull_request / "a.toml", "--kernel",
+                 "gabordiag:gabor_kernel")
+    assert run.code == 0, run.describe()
+    assert not (pull_request / "PWNED").exists()
+
+
+def test_an_image_path_in_a_config_file_is_relative_to_its_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "cfgs"
+    folder.mkdir()
+    np.save(folder / "pic.npy", np.random.default_rng(0).random((40, 40)))
+    (folder / "c.toml").write_text('image = "pic.npy"\nksize = 5\nsteps = 5\n')
+    monkeypatch.chdir(tmp_path)  # pic.npy is not here
+    run = invoke("recover", "--json", "--config", folder / "c.toml")
+    assert run.code == 0, run.describe()
+    assert run.json()["config"]["image"] == str(folder / "pic.npy")
+    shown = invoke("config", "show", "--config", folder / "c.toml")  # reads back anywhere
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "shown.toml").write_text(shown.out)
+    assert invoke("recover", "--json", "--config", elsewhere / "shown.toml").code == 0

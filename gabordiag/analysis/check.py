@@ -99,7 +99,7 @@ def check_inputs(files: list[Path]) -> list[tuple[str, Path]]:
     for path in files:
         inputs.append(("PATH", path))
         try:
-            config, _ = resolve_config(config_path=path)
+            config, _ = resolve_config(config_path=path, allow_code=True)  # nothing runs
         except GabordiagError:
             continue
         if config.image not in SYNTHETIC:
@@ -111,9 +111,10 @@ def check_inputs(files: list[Path]) -> list[tuple[str, Path]]:
     return inputs
 
 
-def load_check(path: Path) -> FileCheck | None:
-    """The config and expectations of a file; ``None`` when it has no ``[expect]``."""
-    config, source = resolve_config(config_path=path)
+def load_check(path: Path, allow_code: bool = False) -> FileCheck | None:
+    """The config and expectations of a file; ``None`` when it has no ``[expect]``.
+    A file that names code to run is refused unless ``allow_code``."""
+    config, source = resolve_config(config_path=path, allow_code=allow_code)
     table = source.sections.get("expect")
     if table is None:
         return None
@@ -247,12 +248,12 @@ class CheckReport:
                           for c in self.files]}
 
 
-def run_checks(files: list[Path], progress: Callable[[int], None] | None = None
-               ) -> CheckReport:
+def run_checks(files: list[Path], progress: Callable[[int], None] | None = None,
+               allow_code: bool = False) -> CheckReport:
     """Load every file (from :func:`collect_files`) first, so that a bad one fails
     before any work, then check those with an ``[expect]`` table; a set with none is an
     error."""
-    loaded = [(path, load_check(path)) for path in files]
+    loaded = [(path, load_check(path, allow_code)) for path in files]
     checks = [c for _, c in loaded if c is not None]
     skipped = [path for path, c in loaded if c is None]
     if not checks:  # a CI job must not pass while checking nothing

@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - older typer uses click itself
 from ..errors import GabordiagError
 from . import terminal
 from .app import app
-from .render import print_error
+from .render import code_notes, flush_code_notes, print_error
 
 __all__ = ["app", "main", "run"]
 
@@ -45,8 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     single_thread_blas()
     terminal.ascii_fallback()
     args = list(sys.argv[1:] if argv is None else argv)
+    code_notes(clear=True)  # a new command (in-process callers run several)
     with terminal.signals_as_interrupts():
         code = _run(args)
+    flush_code_notes()  # what the user's code did, once each (errors said them already)
     return code
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
+from .options import allow_code
 from .render import err_console, print_warning
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def study_of(experiment: dict[str, Any], config_path: Optional[Path],
     from ..config.resolve import resolve_config
     from ..errors import ConfigError
 
-    config, source = resolve_config(experiment, config_path)
+    config, source = resolve_config(experiment, config_path, allow_code=allow_code())
     compared = {key: [parse_option(key, v) for v in (several or {}).get(key) or []]
                 for key in ("optimizer", "loss")}
     why = ineffective_option({k for k, v in experiment.items() if v is not None}, config,

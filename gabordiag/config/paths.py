@@ -57,11 +57,12 @@ def _size(n: int) -> str:
     return f"{n >> 20} MiB" if n >= 1 << 20 and n % (1 << 20) == 0 else f"{n:,} bytes"
 
 
-def code_file(spec: str) -> Path | None:
+def code_file(spec: str, folders: list[Path] | None = None) -> Path | None:
     """The file that ``--kernel``/``--derivative`` ``spec`` names, found without importing
     anything: ``path/file.py:function`` is that file; ``module:function`` is the
-    ``module.py`` (or package ``__init__.py``) a top-level import would find first
-    (``None`` for a dotted or unknown name)."""
+    ``module.py`` (or package ``__init__.py``) a top-level import would find first, in
+    ``folders`` (default: the current directory, then ``sys.path``); ``None`` for a
+    dotted or unknown name."""
     module, sep, _ = spec.rpartition(":")
     if not sep or not module:
         return None
@@ -71,8 +72,9 @@ def code_file(spec: str) -> Path | None:
         return None
     from importlib.machinery import PathFinder
 
+    where = [str(f) for f in folders] if folders is not None else [os.getcwd(), *sys.path[1:]]
     try:
-        found = PathFinder.find_spec(module, [os.getcwd(), *sys.path[1:]])
+        found = PathFinder.find_spec(module, where)
     except (ImportError, OSError, ValueError):
         return None
     origin = getattr(found, "origin", None)
