@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -737,3 +738,115 @@ def test_an_image_path_in_a_config_file_is_relative_to_its_folder(tmp_path, monk
     elsewhere.mkdir()
     (elsewhere / "shown.toml").write_text(shown.out)
     assert invoke("recover", "--json", "--config", elsewhere / "shown.toml").code == 0
+
+
+# -- limits, checked up front from the real cost model ------------------------------------
+
+SLOW_KERNEL = "import time\nfrom gabordiag import gabor_kernel\n\n\ndef k(ksize, **p):\n" \
+              "    time.sleep(0.002)\n    return gabor_kernel(ksize, **p)\n"
+
+REFUSED = [  # (arguments, words of the message) -- each ran for minutes, or crashed
+    (["landscape", "--range", "0,1e6"], ["--range", "periods", "1,000"]),
+    (["landscape", "--range", "0,1e9"], ["--range", "1e+06 rad"]),
+    (["landscape", "--range", "0,1e15"], ["--range", "1e+06 rad"]),
+    (["remedies", "--starts", "10000", "--steps", "1000000"], ["--starts", "50,000,000"]),
+    (["remedies", "--starts", "10000", "--steps", "20000"], ["--starts", "50,000,000"]),
+    (["remedies", "--starts", "10000", "--steps", "5000"], ["--starts", "50,000,000"]),
+    (["diagnose", "--starts", "10000", "--steps", "1000000"], ["--starts", "50,000,000"]),
+    (["diagnose", "--starts", "10000", "--steps", "5000"], ["--starts", "50,000,000"]),
+    (["basins", "--starts", "100000", "--steps", "501"], ["--starts", "50,000,000"]),
+    pytest.param(["recover", "--loss", "mse", "--learn", "theta,sigma", "--ksize", "89",
+                  "--size", "4096", "--steps", "1000000"],
+                 ["--steps", "hours", "limit of 10 minutes", "quadratic"],
+                 marks=pytest.mark.slow),  # a 4096x4096 image takes 2 s to make
+    (["recover", "--steps", "1000000", "--engine", "direct"],
+     ["--steps", "minutes", "limit of 10 minutes", "direct"]),
+    (["basins", "--loss", "l1", "--steps", "3000"], ["--starts", "limit", "direct"]),
+    pytest.param(["landscape", "--size", "4096", "--ksize", "255"],
+                 ["--points", "minutes", "limit"], marks=pytest.mark.slow),
+    pytest.param(["gradcheck", "--size", "2048", "--random", "1000"], ["--random", "limit"],
+                 marks=pytest.mark.slow),
+    (["recover", "--loss", "l1", "--steps", "100000", "--kernel", "{slow}:k"],
+     ["--steps", "minutes", "limit"]),
+]
+
+
+def _id(case) -> str:
+    args = case.values[0] if hasattr(case, "values") else case[0]
+    return " ".join(args)[:48]
+
+
+@pytest.mark.parametrize(("args", "words"), REFUSED, ids=[_id(c) for c in REFUSED])
+def test_work_beyond_the_limits_is_refused_up_front_with_the_estimate(tmp_path, args, words):
+    """landscape --range 0,1e6 ran for minutes (0,1e15: a 2.26 PiB MemoryError);
+    diagnose --starts 10000 --steps 1000000 was refused only after 226 s; the quadratic
+    engine was never estimated (12 h accepted), the direct one 3-5x low, a user kernel's
+    own time ignored."""
+    slow = tmp_path / "slow.py"
+    slow.write_text(SLOW_KERNEL)
+    run = invoke(*[a.replace("{slow}", str(slow)) for a in args])
+    message = assert_usage_error(run, *words)
+    assert run.seconds < 10, f"refused after {run.seconds:.1f} s"
+    assert "Traceback" not in message
+
+
+def test_a_request_over_the_memory_limit_is_refused_with_the_estimate():
+    from gabordiag.analysis.cost import Cost, refuse
+    from gabordiag.errors import LimitError
+
+    with pytest.raises(LimitError, match=r"--starts: .* about 5\.3 GiB .* limit of 4 GiB"):
+        refuse(Cost(seconds=1.0, held=5 * 2**30), "--starts", "use fewer starts")
+
+
+def test_a_spectral_landscape_with_too_many_stationary_points_is_refused():
+    from gabordiag.analysis import landscape
+    from gabordiag.errors import LimitError
+
+    class Engine(landscape.SpectralEngine):
+        def __init__(self) -> None:
+            self.period = np.pi
+
+        def stationary_angles(self):
+            return np.zeros(40)  # 40 per period
+
+    landscape._check_stationary_count(Engine(), (0.0, 400 * np.pi))  # 16,000: listed
+    with pytest.raises(LimitError, match="stationary points"):
+        landscape._check_stationary_count(Engine(), (0.0, 1000 * np.pi))
+
+
+def _measured(args: list[str]) -> tuple[int, float, float]:
+    """Exit code, wall seconds and peak memory (bytes) of a fresh process running it."""
+    child = ("import json, resource, sys, time\nfrom gabordiag.cli import main\n"
+             "start = time.perf_counter()\ncode = main(sys.argv[1:])\n"
+             "print(json.dumps([code, time.perf_counter() - start, resource.getrusage("
+             "resource.RUSAGE_SELF).ru_maxrss * 1024]), file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", child, *args, "--json"], capture_output=True,
+                          text=True, timeout=600)
+    code, seconds, peak = json.loads(proc.stderr.strip().splitlines()[-1])
+    return code, seconds, peak
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("args", "estimate"), [
+    (["basins", "--starts", "100000", "--steps", "500"],
+     lambda study, cost: cost.basins_cost(study, 100000, [("rmse", "sgd", 3e-3)])),
+    (["basins", "--loss", "l1", "--starts", "72", "--steps", "200"],
+     lambda study, cost: cost.basins_cost(study, 72, [("l1", "sgd", 3e-3)])),
+    (["recover", "--loss", "mse", "--learn", "theta,sigma", "--ksize", "41", "--steps", "2000"],
+     lambda study, cost: cost.recover_cost(study)),
+], ids=["basins-100000x500", "basins-l1-direct", "recover-quadratic"])
+def test_an_accepted_request_finishes_within_its_estimate_and_4_gib(args, estimate):
+    """basins --starts 100000 --steps 500 was accepted and ran for minutes (judging runs
+    one by one); basins --loss l1 was predicted at 53 s and took 277 s."""
+    from gabordiag.analysis import cost
+    from gabordiag.analysis.study import Study
+    from gabordiag.config import resolve_config
+
+    options = dict(zip((a[2:] for a in args[1::2]), args[2::2]))
+    options.pop("starts", None)
+    predicted = estimate(Study(resolve_config(options)[0]), cost)
+    code, seconds, peak = _measured(args)
+    assert code == 0
+    assert seconds <= 1.5 * predicted.seconds + 2, (seconds, predicted.seconds)
+    assert peak <= cost.MAX_BYTES
+    assert peak <= 1.2 * predicted.bytes, (peak / 2**20, predicted.bytes / 2**20)

@@ -23,6 +23,7 @@ from ..core.kernel import period_label
 from ..descent.verdicts import steps_to_settle
 from ..errors import ConfigError, GabordiagError
 from .basins import run_basins
+from .cost import Cost, check_cost, refuse
 from .landscape import run_landscape
 from .recover import recover
 from .study import Study
@@ -258,6 +259,13 @@ def run_checks(files: list[Path], progress: Callable[[int], None] | None = None,
     skipped = [path for path, c in loaded if c is None]
     if not checks:  # a CI job must not pass while checking nothing
         raise ConfigError("PATH: none of the files has an [expect] table; nothing to check")
+    total = Cost()
+    for check in checks:  # every file's cost, before any of them runs
+        needs = {_NEEDS[e.key] for e in check.expectations if e.key in _NEEDS}
+        starts = next((e.value for e in check.expectations if e.key == "basins_starts"), 72)
+        total = total + check_cost(Study(check.config), needs, starts)
+    refuse(total, "PATH", "check fewer or smaller experiments (steps, basins_starts, image "
+           "and kernel sizes)")
     start = time.perf_counter()
     for i, check in enumerate(checks):
         run_check(check)
