@@ -926,3 +926,16 @@ def test_a_loss_at_a_kink_within_the_search_tolerance_is_zero():
     assert _zero_within_noise(4.1e-10, 41.6 * 1e-10, 5.0) == 0.0
     assert _zero_within_noise(0.3, 1e-20, 5.0) == 0.3  # a spurious minimum keeps its loss
     assert _zero_within_noise(1e-20, 0.0, 20.0) == 0.0  # mse at an exact minimum
+
+
+# -- the hostile-input script -------------------------------------------------------------
+
+@pytest.mark.slow
+def test_every_hostile_case_of_the_script_holds():
+    """tests/hostile_cases.py: the cases of issue 15 and the same hostile inputs to every
+    command; `python tests/hostile_cases.py` prints "N of N hostile cases held"."""
+    import hostile_cases
+
+    held, tried, broken = hostile_cases.run_cases(echo=False)
+    assert broken == []
+    assert held == tried >= 200
