@@ -205,12 +205,13 @@ EXPERIMENT_OPTIONS: dict[str, Any] = {
         metavar="")],
     "kernel": Annotated[Optional[str], _opt(
         "--kernel", help="Your kernel instead of ours: module:function or file.py:function "
-        "with gabor_kernel's signature (ksize, *, sigma, theta, lambd, gamma, psi).",
+        "with gabor_kernel's signature (ksize, *, sigma, theta, lambd, gamma, psi); it is "
+        "imported and run, so name only code you trust.",
         metavar="MODULE:FUNC", panel="Your code")],
     "derivative": Annotated[Optional[str], _opt(
         "--derivative", help="Your derivative d kernel / d param: module:function with the "
-        "kernel's arguments plus param=NAME. (default: ours, or finite differences of "
-        "--kernel)", metavar="MODULE:FUNC", panel="Your code")],
+        "kernel's arguments plus param=NAME; imported and run like --kernel. (default: ours, "
+        "or finite differences of --kernel)", metavar="MODULE:FUNC", panel="Your code")],
     "engine": Annotated[Optional[str], _choice(
         "--engine", choice=Engine, help="Evaluation engine: {choices} (all exact; auto "
         "picks the fastest). (default: auto)", panel="Loss and optimizer")],
