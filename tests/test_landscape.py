@@ -324,8 +324,8 @@ def test_theta_without_effect_is_reported_as_such(capsys: pytest.CaptureFixture[
     assert float(np.ptp(land.loss)) <= 1e-12
     assert land.facts == {}
 
-    r = invoke("landscape", *SMALL_ARGS, "--gamma", "1", "--lambda", "inf",
-                "--points", "32")
+    r = invoke("landscape", *replace_options(SMALL_ARGS, "--gamma", "1", "--lambda", "inf"),
+               "--points", "32")
     assert r.code == 0, r.err
     text = " ".join(r.out.split())
     assert "theta does not change the kernel" in text
