@@ -29,6 +29,7 @@ SMALL = ["--size", "32", "--ksize", "5", "--steps", "5"]
 ON_FILE = ["--ksize", "5", "--steps", "5"]  # an image file has its own size
 PROPERTY = settings(max_examples=25, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
+QUICK_PROPERTY = settings(PROPERTY, max_examples=10)  # each example runs the command line
 
 
 # -- inputs that are not regular files ----------------------------------------------------
@@ -152,7 +153,7 @@ def test_not_a_regular_file_in_words():
 ANGLE_OPTIONS = ["--target-theta", "--theta0", "--psi", "--psi0"]
 
 
-@PROPERTY
+@QUICK_PROPERTY
 @given(option=st.sampled_from(ANGLE_OPTIONS),
        value=st.floats(1e6, 1e300, exclude_min=True), negative=st.booleans(),
        form=st.sampled_from(["{}", "{}deg", "{}*pi"]))
@@ -464,7 +465,7 @@ VALID = {"--lr": "1e-3", "--loss": "mse", "--steps": "5", "--seed": "3", "--ksiz
          "--target-theta": "pi/4", "--psi": "0", "--gamma": "0.5", "--lambda": "8"}
 
 
-@PROPERTY
+@QUICK_PROPERTY
 @given(option=st.sampled_from(sorted(VALID)),
        command=st.sampled_from(["recover", "landscape", "remedies", "diagnose", "gradcheck",
                                 "kernel", "config show"]))
@@ -650,11 +651,10 @@ def test_sys_exit_while_importing_is_one_line(tmp_path):
     assert "sys.exit(3)" in message
 
 
-@PROPERTY
-@given(dtype=st.sampled_from(["int64", "int8", "uint16", "bool", "float32", "float16",
-                              "complex128", "object", "longdouble"]))
-def test_every_dtype_is_refused_or_converted_with_a_message(tmp_path_factory, dtype):
-    path = tmp_path_factory.mktemp("code") / "typed.py"
+@pytest.mark.parametrize("dtype", ["int64", "int8", "uint16", "bool", "float32", "float16",
+                                   "complex128", "object", "longdouble"])
+def test_every_dtype_is_refused_or_converted_with_a_message(tmp_path, dtype):
+    path = tmp_path / "typed.py"
     path.write_text(USER_CODE.replace('DTYPE = "float64"', f'DTYPE = "{dtype}"'))
     run = invoke("recover", "--json", *SMALL, "--kernel", f"{path}:as_type")
     if dtype in ("int64", "int8", "uint16", "bool", "float16"):
