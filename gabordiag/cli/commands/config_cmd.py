@@ -6,7 +6,7 @@ from typing import Any, Optional
 import typer
 
 from ..app import HelpGroup, _App, app
-from ..options import allow_code, with_experiment_options
+from ..options import with_experiment_options
 from ..render import print_warning
 
 config_app = _App(cls=HelpGroup, help="Inspect experiment configurations.",
@@ -26,7 +26,9 @@ def show(experiment: dict[str, Any], config_path: Optional[Path]) -> None:
     from ...config.resolve import resolve_config
     from ...errors import ConfigError
 
-    config, source = resolve_config(experiment, config_path, allow_code=allow_code())
+    # showing a file that names code runs none of it: shown without --allow-code, so that
+    # a file from elsewhere can be read before it is trusted
+    config, source = resolve_config(experiment, config_path, allow_code=True)
     why = ineffective_option({k for k, v in experiment.items() if v is not None}, config)
     if why is not None:  # what recover would refuse is not shown as a config to run
         raise ConfigError(why)
