@@ -375,6 +375,7 @@ def warns(ksize, **p):
     return gabor_kernel(ksize, **p)
 def complex_(ksize, **p): return gabor_kernel(ksize, **p) + 1j
 def ints(ksize, **p): return np.round(gabor_kernel(ksize, **p) * 10).astype(int)
+def huge(ksize, **p): return gabor_kernel(ksize, **p) * 1e300
 """
 
 
@@ -420,6 +421,14 @@ def _(d: Path) -> None:
     _code(d)
     one_error(run("recover", *SMALL, "--kernel", "mine.py:complex_", cwd=d), "--kernel",
               "imaginary")
+
+
+@case("a huge kernel (1e300) is one line, not numpy's overflow warnings")
+def _(d: Path) -> None:
+    _code(d)
+    for command in ("recover", "landscape", "gradcheck"):
+        one_error(run(command, *SMALL, "--kernel", "mine.py:huge", cwd=d), "--kernel",
+                  "overflows")
 
 
 @case("an integer kernel is refused with a clear message")

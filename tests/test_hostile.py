@@ -604,6 +604,10 @@ def text(ksize, **p):
     return np.full((ksize, ksize), "x")
 
 
+def huge(ksize, **p):
+    return gabor_kernel(ksize, **p) * 1e300
+
+
 DTYPE = "float64"
 '''
 
@@ -633,7 +637,8 @@ def test_a_module_that_prints_on_import_does_not_corrupt_the_json(tmp_path):
 
 @pytest.mark.parametrize(("function", "words"), [
     ("exits", "sys.exit(0)"), ("raises", "RuntimeError: my bug"),
-    ("complex_part", "imaginary part"), ("text", "not an array of real numbers")])
+    ("complex_part", "imaginary part"), ("text", "not an array of real numbers"),
+    ("huge", "overflows")])  # was numpy RuntimeWarnings, then "theta does not change"
 @pytest.mark.parametrize("option", ["--kernel", "--derivative"])
 def test_user_code_failures_are_one_line_naming_the_option(user_code, function, words, option):
     """sys.exit() in a kernel made the tool exit 0 with no output."""

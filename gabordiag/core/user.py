@@ -48,6 +48,9 @@ Array = NDArray[np.float64]
 # finite-difference steps: first derivatives (central), second derivatives (central)
 FD_STEP = 1e-6
 FD_STEP2 = 1e-4
+# The largest kernel value used: squared and summed over 255 x 255 pixels (times an image
+# of standardised values) it stays well inside float64.
+MAX_KERNEL_VALUE = 1e100
 
 
 # What the user's code did that is worth one line each: its warnings, conversions of what
@@ -289,4 +292,9 @@ def _checked(value: Any, ksize: int, option: str) -> Array:
                           f"({ksize}, {ksize})")
     if not np.all(np.isfinite(array)):
         raise ConfigError(f"{option}: your code returned NaN or infinite values")
+    peak = float(np.max(np.abs(array))) if array.size else 0.0
+    if peak > MAX_KERNEL_VALUE:  # its squares, summed over the pixels, overflow float64
+        raise ConfigError(f"{option}: your code returned values up to {peak:.3g}, beyond "
+                          f"{MAX_KERNEL_VALUE:g}: a loss or a norm of such a kernel overflows "
+                          "float64; scale it down")
     return array
