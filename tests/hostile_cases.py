@@ -350,6 +350,19 @@ def _(d: Path) -> None:
                   cwd=d), "--steps", "limit")
 
 
+@case("landscape --gamma 158 (a line-thin envelope) stays under 1 GiB (took 3.4 GB)",
+      slow=True)
+def _(d: Path) -> None:
+    child = ("import sys\nfrom gabordiag.cli import main\ncode = main(sys.argv[1:])\n"
+             "print([int(l.split()[1]) for l in open('/proc/self/status') if "
+             "l.startswith('VmHWM:')][0], file=sys.stderr)\nsys.exit(code)\n")
+    proc = subprocess.run([sys.executable, "-c", child, "landscape", "--json", "--gamma",
+                           "158", "--size", "32", "--ksize", "5"], capture_output=True,
+                          text=True, cwd=d, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stderr.split()[-1]) < 2**20, proc.stderr  # KiB
+
+
 @case("accepted: basins --starts 100000 --steps 500 finishes within a minute", slow=True)
 def _(d: Path) -> None:
     o = run_process("basins", "--starts", "100000", "--steps", "500", "--json", cwd=d)

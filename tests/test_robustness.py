@@ -346,6 +346,9 @@ def test_recover_with_generated_options(pairs):
 @example(pairs=[("--sigma", "1e308")], as_json=False)
 # found by hypothesis: --range was blamed for the angle the user gave as --target-theta
 @example(pairs=[("--target-theta", "1.8014398509481988e+16")], as_json=False)
+# found by hypothesis: 3.4 to 23 GB separating the exact stationary points of a landscape
+# nearly flat where its series allows it to be steep (a line-thin envelope)
+@example(pairs=[("--gamma", "158")], as_json=True)
 def test_landscape_with_generated_options(pairs, as_json):
     args = ["landscape", *(["--json"] if as_json else []),
             *(f"{flag}={value}" for flag, value in pairs)]
