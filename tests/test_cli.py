@@ -23,6 +23,7 @@ from conftest import (
     gabor,
     invoke,
     leftovers,
+    replace_options,
 )
 from scipy.signal import correlate2d
 
@@ -132,7 +133,7 @@ def test_recover_json_numbers_match_an_independent_computation(capsys, tmp_path)
     ("--target-theta", "3*pi/8", "target-theta", 3 * math.pi / 8),
 ])
 def test_angles_on_the_command_line(capsys, option, text, key, expected):
-    r = invoke("recover", "--json", *FAST, "--steps", "2", option, text)
+    r = invoke("recover", "--json", *replace_options(FAST, "--steps", "2"), option, text)
     assert r.code == 0, r.err
     data = r.json()
     assert data["config"][key] == pytest.approx(expected, rel=1e-15)
@@ -141,7 +142,7 @@ def test_angles_on_the_command_line(capsys, option, text, key, expected):
     shown = invoke("config", "show", option, text)
     assert shown.code == 0
     assert tomllib.loads(shown.out)[key] == data["config"][key]
-    text_run = invoke("recover", *FAST, "--steps", "2", option, text)
+    text_run = invoke("recover", *replace_options(FAST, "--steps", "2"), option, text)
     assert text_run.code == 0
     assert f"{math.degrees(expected):.1f}°" in text_run.out  # shown in the Setup panel
 
@@ -238,7 +239,7 @@ def test_recover_figure_of_a_diverging_run_finishes(tmp_path):
 
 
 def test_recover_a_single_step(capsys):
-    r = invoke("recover", "--json", *FAST, "--steps", "1")
+    r = invoke("recover", "--json", *replace_options(FAST, "--steps", "1"))
     assert r.code == 0
     assert r.err == ""
     data = r.json()
@@ -481,7 +482,11 @@ def test_recover_error(capsys, inputs, args, names):
         outputs += ["--plot", str(inputs / "out.png")]
     if "--csv" not in args:
         outputs += ["--csv", str(inputs / "out.csv")]
-    r = invoke("recover", "--json", *FAST, *outputs, *args)
+    base = []  # FAST, but for what the case sets (an option given twice is an error)
+    for option, value in zip(FAST[::2], FAST[1::2]):
+        if option not in args and not (option == "--size" and "--image" in args):
+            base += [option, value]
+    r = invoke("recover", "--json", *base, *outputs, *args)
     assert_usage_error(r, *names)
     assert leftovers(inputs, "out.png", "out.csv", "out.txt", "out") == []
 

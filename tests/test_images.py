@@ -324,9 +324,10 @@ def test_missing_file(tmp_path, name):
 
 
 def test_directory_is_not_a_file(tmp_path):
+    """A directory exists: the message says what it is (issue 15)."""
     folder = tmp_path / "dir.png"
     folder.mkdir()
-    with pytest.raises(ImageError, match="does not exist"):
+    with pytest.raises(ImageError, match="is a directory"):
         load_image(folder)
 
 

@@ -58,3 +58,30 @@ def test_an_io_error_while_writing_is_one_line(capsys: pytest.CaptureFixture[str
     assert "No space left on device" in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_replacing_a_file_keeps_its_mode(tmp_path: Path) -> None:
+    """A mode-600 output became 644 when it was replaced (issue 15)."""
+    path = tmp_path / "secret.csv"
+    path.write_text("old")
+    path.chmod(0o600)
+    write_text_atomic(path, "new")
+    assert path.read_text() == "new"
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_hard_link_keeps_the_old_content_as_the_readme_says(tmp_path: Path) -> None:
+    path = tmp_path / "out.csv"
+    path.write_text("old")
+    other = tmp_path / "other-name.csv"
+    os.link(path, other)
+    write_text_atomic(path, "new")
+    assert path.read_text() == "new"
+    assert other.read_text() == "old"  # the rename gives `path` a new file
+
+
+def test_an_output_through_a_link_to_a_device_is_refused(tmp_path: Path) -> None:
+    link = tmp_path / "out.csv"
+    link.symlink_to("/dev/full")
+    with pytest.raises(ConfigError, match="character device"):
+        check_output_path(link, "--csv")

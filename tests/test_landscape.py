@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import assert_usage_error, gabor, invoke
+from conftest import assert_usage_error, gabor, invoke, replace_options
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import correlate2d
@@ -324,8 +324,8 @@ def test_theta_without_effect_is_reported_as_such(capsys: pytest.CaptureFixture[
     assert float(np.ptp(land.loss)) <= 1e-12
     assert land.facts == {}
 
-    r = invoke("landscape", *SMALL_ARGS, "--gamma", "1", "--lambda", "inf",
-                "--points", "32")
+    r = invoke("landscape", *replace_options(SMALL_ARGS, "--gamma", "1", "--lambda", "inf"),
+               "--points", "32")
     assert r.code == 0, r.err
     text = " ".join(r.out.split())
     assert "theta does not change the kernel" in text
@@ -335,8 +335,8 @@ def test_theta_without_effect_is_reported_as_such(capsys: pytest.CaptureFixture[
 
 
 def test_theta_without_effect_json(capsys: pytest.CaptureFixture[str]) -> None:
-    data = invoke("landscape", *SMALL_ARGS, "--gamma", "1", "--lambda", "inf",
-                   "--points", "32", "--json").json()
+    args = replace_options(SMALL_ARGS, "--gamma", "1", "--lambda", "inf")
+    data = invoke("landscape", *args, "--points", "32", "--json").json()
     assert data["has_effect"] is False
     assert data["stationary_points"] == []
 

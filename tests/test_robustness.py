@@ -64,15 +64,20 @@ def assert_clean(run: Run) -> None:
 
 def assert_error_line(run: Run, *names: str) -> str:
     """Exit 2, nothing on stdout, one stderr line with the prefix naming any of ``names``
-    (when given). Returns the message."""
+    (when given). Returns the message.
+
+    The error line is the last line on stderr and the only one but for warnings about
+    accepted values printed before the work started (``--theta0 45`` is read as 45 rad):
+    they are said as soon as they are known, so that a long run does not hide them."""
     assert run.code == 2, run.describe()
     assert "Traceback" not in run.err, run.describe()
     assert not run.warnings, "warnings reach stderr:\n" + run.describe()
     assert run.out == "", run.describe()
-    assert run.err.startswith(PREFIX), run.describe()
     assert run.err.endswith("\n"), run.describe()
-    assert run.err.count("\n") == 1, run.describe()
-    message = run.err[len(PREFIX):].strip()
+    *before, last = run.err.splitlines()
+    assert all(line.startswith("gabordiag: warning: ") for line in before), run.describe()
+    assert last.startswith(PREFIX), run.describe()
+    message = last[len(PREFIX):].strip()
     assert message, run.describe()
     if names:
         assert any(name in message for name in names), (names, run.describe())
@@ -339,6 +344,11 @@ def test_recover_with_generated_options(pairs):
 @given(pairs=option_pairs(EXPERIMENT_FLAGS + LANDSCAPE_FLAGS), as_json=st.booleans())
 @example(pairs=[("--lambda", "inf")], as_json=True)
 @example(pairs=[("--sigma", "1e308")], as_json=False)
+# found by hypothesis: --range was blamed for the angle the user gave as --target-theta
+@example(pairs=[("--target-theta", "1.8014398509481988e+16")], as_json=False)
+# found by hypothesis: 3.4 to 23 GB separating the exact stationary points of a landscape
+# nearly flat where its series allows it to be steep (a line-thin envelope)
+@example(pairs=[("--gamma", "158")], as_json=True)
 def test_landscape_with_generated_options(pairs, as_json):
     args = ["landscape", *(["--json"] if as_json else []),
             *(f"{flag}={value}" for flag, value in pairs)]
@@ -653,7 +663,7 @@ def test_basins_starts_beyond_their_range_is_a_usage_error():
     ["--loss", "mse", "--lr", "1e12"],
     ["--loss", "mse", "--lr", "1e12", "--optimizer", "adam"],
     ["--loss", "mse", "--learn", "lambda", "--lambda0", "5", "--lr", "1e5"],
-    ["--theta0", "1e300"],
+    ["--theta0", "1e6", "--loss", "mse", "--lr", "1e3"],
 ])
 def test_divergence_is_the_verdict_with_the_step(args):
     run = cli("recover", "--json", "--steps", "50", "--size", "32", "--ksize", "5", *args)
@@ -811,32 +821,103 @@ def test_a_successful_run_replaces_the_files_completely(tmp_path, monkeypatch, c
     assert paths["out.png"].stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
 
 
-# -- 6. Ctrl-C on a real process ----------------------------------------------------------
+# -- 6. Ctrl-C, SIGTERM and SIGHUP on a real process -------------------------------------
 
-@pytest.mark.parametrize("args", [
-    ["recover", "--steps", "1000000", "--plot", "out.png"],
-    ["basins", "--starts", "5000", "--plot", "out.png"],
-])
-@pytest.mark.slow
-def test_ctrl_c_exits_130_with_one_line_and_no_files(tmp_path, args):
-    proc = subprocess.Popen([sys.executable, "-m", "gabordiag", *args], cwd=tmp_path,
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _signal_while_working(args: list[str], signum: int, cwd: Path,
+                          working_cpu: float = 1.5) -> tuple[int, str, str]:
+    """Start ``gabordiag ARGS``, wait until it has demonstrably been working (``working_cpu``
+    seconds of CPU: past its imports, inside the computation; CPU time, not wall time,
+    so that a busy machine does not move the moment), check that it is still running,
+    send ``signum``; its exit code, stdout and stderr."""
+    proc = subprocess.Popen([sys.executable, "-m", "gabordiag", *args], cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 1.5
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 60
+        while _cpu_seconds(proc.pid) < working_cpu:
             assert proc.poll() is None, f"ended early: {proc.communicate()}"
+            assert time.monotonic() < deadline, "never got working"
             time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
+        assert proc.poll() is None, f"ended before the signal: {proc.communicate()}"
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 130, (proc.returncode, err[-2000:])
+    return proc.returncode, out, err
+
+
+# Commands that surely run long (tens of seconds; the signal comes after 1.5 s of CPU).
+LONG_RUNS = [["recover", "--steps", "1000000", "--plot", "out.png"],
+             ["basins", "--starts", "20000", "--steps", "2000", "--plot", "out.png"]]
+SIGNALS = [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated by SIGTERM"),
+           (signal.SIGHUP, 129, "terminated by SIGHUP")]
+
+
+@pytest.mark.parametrize("args", LONG_RUNS, ids=["recover", "basins"])
+@pytest.mark.parametrize(("signum", "code", "words"), SIGNALS, ids=["INT", "TERM", "HUP"])
+@pytest.mark.slow
+def test_a_signal_exits_with_its_code_one_line_and_no_files(tmp_path, args, signum, code,
+                                                            words):
+    """Ctrl-C: 130; SIGTERM (a CI timeout): 143; SIGHUP (a closed terminal): 129 -- one
+    line, no output file and no temporary file left. (The basins case was flaky while
+    it waited 1.5 s of wall time: the run had finished by then.)"""
+    returncode, out, err = _signal_while_working(args, signum, tmp_path)
+    assert returncode == code, (returncode, err[-2000:])
     assert "Traceback" not in err, err
-    assert err == f"{PREFIX} interrupted\n", err
+    assert err == f"{PREFIX} {words}\n", err
     assert out == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == [], list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_sighup_ignored_by_the_parent_stays_ignored(tmp_path):
+    """nohup sets SIGHUP to be ignored: the run goes on (then SIGTERM ends it)."""
+    proc = subprocess.Popen(["nohup", sys.executable, "-m", "gabordiag", *LONG_RUNS[0]],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        while _cpu_seconds(proc.pid) < 1.5:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        assert proc.poll() is None, f"SIGHUP ended a nohup run: {proc.communicate()}"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143, err
+
+
+@pytest.mark.parametrize(("signum", "code", "words"), SIGNALS[1:], ids=["TERM", "HUP"])
+def test_a_signal_while_writing_the_plot_keeps_the_old_file_and_no_temporary(
+        tmp_path, monkeypatch, signum, code, words):
+    """SIGTERM or SIGHUP left temporary files such as .b.png.758uuw79.png behind."""
+    from matplotlib.figure import Figure
+
+    def killed_midway(self, fname, *args, **kwargs):
+        with open(fname, "wb") as handle:
+            handle.write(PNG_MAGIC + b"half a picture")
+        os.kill(os.getpid(), signum)
+        time.sleep(5)  # the handler raises before this ends
+
+    monkeypatch.setattr(Figure, "savefig", killed_midway)
+    paths = _sentinels(tmp_path, "out.png")
+    run = cli("recover", "--steps", "5", "--plot", paths["out.png"], "--size", "32",
+              "--ksize", "5")
+    assert run.code == code, run.describe()
+    assert run.err == f"{PREFIX} {words}\n", run.describe()
+    _assert_untouched(tmp_path, paths)
+    assert signal.getsignal(signum) is signal.SIG_DFL  # the handler was put back
 
 
 # -- 7. constant image and settings without effect ----------------------------------------

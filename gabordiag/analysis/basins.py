@@ -18,6 +18,7 @@ from ..descent.runner import Descents, run_descents
 from ..descent.verdicts import judge, steps_to_settle
 from ..engines.base import Engine
 from ..errors import ConfigError, LimitError
+from .cost import basins_cost, refuse
 from .landscape import Landscape, theta_landscape
 from .study import Study
 
@@ -193,9 +194,9 @@ def check_sweep(study: Study, starts: int, cases: int, command: str = "basins") 
     if not 1 <= starts <= MAX_STARTS:
         raise LimitError(f"--starts: {starts} is outside 1..{MAX_STARTS}")
     if starts * cases * config.steps > MAX_RUN_STEPS:
-        raise LimitError(f"--starts/--steps: {starts} starts x {cases} cases x "
-                         f"{config.steps} steps exceeds {MAX_RUN_STEPS:,} descent steps; "
-                         "use fewer starts, steps or cases")
+        raise LimitError(f"--starts/--steps: {starts:,} starts x {cases} "
+                         f"case{'s' if cases > 1 else ''} x {config.steps:,} steps exceeds "
+                         f"{MAX_RUN_STEPS:,} descent steps; use fewer starts, steps or cases")
 
 
 def run_basins(study: Study, starts: int = 360, lrs: list[float] | None = None,
@@ -230,6 +231,10 @@ def run_basins(study: Study, starts: int = 360, lrs: list[float] | None = None,
     optimizers = optimizers or [config.optimizer]
     losses = losses or [config.loss]
     check_sweep(study, starts, len(lrs) * len(optimizers) * len(losses))
+    cases = [(loss, optimizer, lr) for loss in losses for optimizer in optimizers
+             for lr in lrs]
+    refuse(basins_cost(study, starts, cases, plot=with_landscape), "--starts/--steps",
+           "use fewer starts, steps or cases, a smaller image or kernel")
     grid = start_grid(study, starts)
     result = BasinsResult(config=config, starts=grid)
     done = 0

@@ -19,11 +19,12 @@ from ..core.kernel import period_label
 from ..descent.cycles import Oscillation, loss_swing
 from ..errors import ConfigError
 from .answers import Step, answer_questions, debugging_recipe
-from .basins import BasinsResult, run_basins
+from .basins import BasinsResult, check_sweep, run_basins
+from .cost import diagnose_cost, refuse
 from .gradcheck import GradcheckResult, run_gradcheck
 from .landscape import LandscapeResult, run_landscape
 from .recover import RecoverResult, recover
-from .remedies import RemediesResult, run_remedies
+from .remedies import REMEDY_CASES, RemediesResult, run_remedies
 from .stability import Stability, stability
 from .study import Study
 
@@ -109,6 +110,11 @@ def diagnose(study: Study, starts: int = 72,
     config = study.config
     if config.learn != ("theta",):
         raise ConfigError("--learn: diagnose studies theta; use --learn theta")
+    # every limit before any work (the sweeps' came after minutes of other work)
+    check_sweep(study, starts, 1, command="diagnose")
+    check_sweep(study, starts, REMEDY_CASES, command="diagnose")
+    refuse(diagnose_cost(study, starts), "--starts/--steps", "use fewer starts or steps, a "
+           "smaller image or kernel")
     stage("gradcheck")
     grad = run_gradcheck(study, n_random=3, seed=config.seed)
     stage("landscape")

@@ -20,6 +20,7 @@ from ..config.choices import MSE_FAMILY, PARAM_NAMES
 from ..config.model import Config
 from ..core.problem import Problem
 from ..engines.direct import DirectEngine
+from .cost import gradcheck_cost, refuse
 from .study import Study
 from .usercode import KernelComparison, compare_with_builtin
 
@@ -190,6 +191,8 @@ def run_gradcheck(study: Study, n_random: int = 5, seed: int = 0, eps: float = 1
     >>> run_gradcheck(Study(cfg), n_random=2).passed
     True
     """
+    refuse(gradcheck_cost(study, n_random), "--random", "use fewer --random points, a "
+           "smaller image or kernel")
     config = study.config
     problem = study.problem()
     source = ("your --derivative" if config.derivative else

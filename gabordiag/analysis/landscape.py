@@ -11,9 +11,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..config.model import Config
+from ..core.kernel import period_label
 from ..descent.runner import Trajectory
 from ..engines.base import Engine
+from ..engines.spectral import SpectralEngine
 from ..errors import ConfigError, LimitError
+from .cost import landscape_cost, refuse
 from .landscape2d import Landscape2D, compute_landscape_2d
 from .recover import recover
 from .stability import Basin, Stability, StartPosition, situate, stability, target_basin
@@ -27,6 +30,8 @@ Array = NDArray[np.float64]
 
 SCHEMA = "gabordiag.landscape/1"
 MAX_POINTS = 200_000
+MAX_PERIODS = 1000  # the widest angle range, in periods of the loss
+MAX_STATIONARY = 20_000  # the most stationary points a landscape lists
 DEFAULT_POINTS = 720
 DEFAULT_POINTS_2D = 121
 
@@ -123,6 +128,7 @@ def compute_landscape(study: Study, param: str = "theta",
         raise ConfigError(f"--range: the range must be finite and increasing, got "
                           f"{low:g},{high:g}")
     periodic = period is not None and abs((high - low) - period) < 1e-12
+    _check_stationary_count(engine, (low, high))
     grid = (np.linspace(low, high, points, endpoint=False) if periodic
             else np.linspace(low, high, points))
     loss, grad_all, curv_all = engine.loss_grad_curv(grid[:, None])
@@ -151,6 +157,36 @@ def compute_landscape(study: Study, param: str = "theta",
                              (land.summary["loss_min"], land.summary["loss_max"]),
                              max_grad, wrap)
     return land
+
+
+def _check_periods(study: Study, option: str, param: str, span: tuple[float, float]) -> None:
+    """An angle's range spans at most :data:`MAX_PERIODS` periods of the loss: it repeats
+    every period, and beyond that the stationary points alone would take minutes."""
+    period, _ = study.problem(learn=(param,)).period_of(param)
+    if period is None:
+        return
+    periods = (span[1] - span[0]) / period
+    if periods > MAX_PERIODS:
+        raise LimitError(f"{option}: {span[0]:g},{span[1]:g} spans {periods:,.0f} periods of "
+                         f"the loss in {param} (period {period_label(period)}), more than "
+                         f"the {MAX_PERIODS:,} a landscape covers; the loss repeats every "
+                         "period, so one period shows all of it: narrow the range")
+
+
+def _check_stationary_count(engine: Engine, span: tuple[float, float]) -> None:
+    """The exact number of stationary points a spectral landscape would list, refused
+    over :data:`MAX_STATIONARY` before they are enumerated and classified."""
+    if not isinstance(engine, SpectralEngine):
+        return
+    try:
+        per_period = len(engine.stationary_angles())
+    except LimitError:  # found from a grid instead (analysis.stationary): bounded
+        return
+    count = per_period * (span[1] - span[0]) / engine.period
+    if count > MAX_STATIONARY:
+        raise LimitError(f"--range: {span[0]:g},{span[1]:g} holds about {count:,.0f} "
+                         f"stationary points ({per_period} per period), more than the "
+                         f"{MAX_STATIONARY:,} a landscape lists; narrow the range")
 
 
 def theta_landscape(study: Study) -> Landscape:
@@ -231,6 +267,14 @@ def run_landscape(study: Study, param: str = "theta", param2: str | None = None,
         raise LimitError(f"--points: {n_total:,} samples exceed the limit of {MAX_POINTS:,}; "
                          "the stationary points are exact whatever the density, so fewer "
                          "points lose nothing but resolution of the plot")
+    for option, name, interval in (("--range", param, span), ("--range2", param2, span2)):
+        if name is not None and interval is not None:
+            _check_periods(study, option, name, interval)
+    per_axis = points or (DEFAULT_POINTS if param2 is None else DEFAULT_POINTS_2D)
+    refuse(landscape_cost(study, param, param2, span, per_axis,
+                          trajectory and bool({param, param2} & set(study.config.learn))),
+           "--points/--range", "use fewer points, a narrower range, a smaller image or "
+           "kernel")
     if param2 is not None:
         land2 = compute_landscape_2d(study, (param, param2), (span, span2),
                                      points or DEFAULT_POINTS_2D)

@@ -14,7 +14,8 @@ from ..descent.explain import classify
 from ..descent.runner import Trajectory, run_descent
 from ..descent.verdicts import SETTLED_XTOL, Verdict
 from ..engines.base import Engine
-from ..engines.choice import estimated_seconds
+from ..engines.choice import STEP, call_seconds
+from .cost import MORE_SECONDS, recover_cost, refuse, user_call_seconds
 from .stability import stability
 from .study import Study
 
@@ -130,8 +131,8 @@ def steps_below(params: Array, tol: float = SETTLED_XTOL) -> int:
     return int(big[-1]) + 1 if len(big) else 0
 
 
-MORE_STEPS = 10  # a run still moving is continued to this many times its steps ...
-MORE_SECONDS = 10.0  # ... when that is estimated to take less than this
+MORE_STEPS = 10  # a run still moving is continued to this many times its steps, when
+# that is estimated to take less than MORE_SECONDS (gabordiag.analysis.cost)
 
 
 def _with_more_steps(study: Study, engine: Engine, verdict: Verdict) -> Verdict:
@@ -139,8 +140,9 @@ def _with_more_steps(study: Study, engine: Engine, verdict: Verdict) -> Verdict:
     run, longer) and say what that shows."""
     config = study.config
     steps = min(MORE_STEPS * config.steps, MAX_STEPS)
-    if engine.name == "direct" and estimated_seconds(engine.problem, "direct",
-                                                     steps) > MORE_SECONDS:
+    per_step = STEP + call_seconds(engine.problem, engine.name, 1,
+                                   user_call=user_call_seconds(study))
+    if steps * per_step > MORE_SECONDS:  # any engine: a million spectral steps take 2 min
         return verdict
     longer = run_descent(engine, config.optimizer_settings, study.start_vector(), steps)
     outcome = classify(longer, engine)
@@ -181,6 +183,7 @@ def recover(study: Study, progress: Callable[[int], None] | None = None) -> Reco
 
 def _run(study: Study, progress: Callable[[int], None] | None) -> RecoverResult:
     config = study.config
+    refuse(recover_cost(study), "--steps", "use fewer steps, a smaller image or kernel")
     study.require_effect()
     engine = study.engine(evaluations=config.steps)
     trajectory = run_descent(engine, config.optimizer_settings, study.start_vector(),

@@ -22,15 +22,17 @@ from ..core.kernel import period_label
 from ..descent.runner import Descents, UnitVector, run_descents
 from ..descent.verdicts import steps_to_settle
 from .basins import Outcomes, ViaOutcomes, check_sweep, judge_runs, start_grid, sweep
+from .cost import refuse, remedies_cost
 from .landscape import theta_landscape
 from .stability import stability
 from .study import Study
 
-__all__ = ["SCHEMA", "RemediesResult", "RemedyOutcome", "run_remedies"]
+__all__ = ["REMEDY_CASES", "SCHEMA", "RemediesResult", "RemedyOutcome", "run_remedies"]
 
 SCHEMA = "gabordiag.remedies/1"
 Array = NDArray[np.float64]
 COARSE_BLUR = 0.25  # blur width of the coarse stage, in carrier wavelengths
+REMEDY_CASES = 9  # the baseline and at most eight remedies, for the step limit
 FAILURES = ("cycling", "local-minimum", "stalled", "diverged", "not-converged")
 
 
@@ -289,8 +291,9 @@ def run_remedies(study: Study, starts: int = 72,
 
 def _run(study: Study, starts: int, progress: Callable[[int, int], None] | None
          ) -> RemediesResult:
-    catalogue_size = 9  # the baseline and at most eight remedies
-    check_sweep(study, starts, catalogue_size, command="remedies")
+    check_sweep(study, starts, REMEDY_CASES, command="remedies")
+    refuse(remedies_cost(study, starts), "--starts/--steps", "use fewer starts or steps, a "
+           "smaller image or kernel")
     grid = start_grid(study, starts)
     facts = _facts(study)
     catalogue = _catalogue(study, facts)

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from ..core.scalar import bracketed_root
 from ..engines.base import Engine
 from ..engines.spectral import SpectralEngine
+from ..errors import LimitError
 
 __all__ = ["ROOT_GRID", "StationaryPoint", "find_stationary_points"]
 
@@ -86,11 +87,17 @@ def find_stationary_points(engine: Engine, base: Array, j: int, grid: Array, gra
 
 def _roots(engine: Engine, base: Array, j: int, grid: Array, grad: Array, periodic: bool,
            low: float, high: float) -> list[float]:
+    angles, period = None, 0.0
     if isinstance(engine, SpectralEngine) and len(base) == 1:
-        # exact roots of the Fourier series, repeated over the span by the period
         period = float(engine.period)
+        try:
+            angles = engine.stationary_angles()
+        except LimitError:  # too many intervals to separate: sign changes on a grid
+            angles = None
+    if angles is not None:
+        # exact roots of the Fourier series, repeated over the span by the period
         roots: list[float] = []
-        for theta in engine.stationary_angles():
+        for theta in angles:
             first = theta + period * math.ceil((low - theta) / period)
             values = np.arange(first, high + (0 if periodic else 1e-12), period)
             roots.extend(float(v) for v in values if v < high or not periodic)
@@ -102,6 +109,9 @@ def _roots(engine: Engine, base: Array, j: int, grid: Array, grad: Array, period
         probes[:, j] = grid
         grad = engine.loss_and_grad(probes)[1][:, j]
     return _sign_changes(engine, base, j, grid, grad, periodic)
+
+
+GRADIENT_NOISE = 1e-10  # of the largest |gradient| on the grid: below it, rounding
 
 
 def _sign_changes(engine: Engine, base: Array, j: int, grid: Array, grad: Array,
@@ -118,12 +128,19 @@ def _sign_changes(engine: Engine, base: Array, j: int, grid: Array, grad: Array,
         xs = np.append(grid, grid[0] + (grid[-1] - grid[0]) + (grid[1] - grid[0]))
         gs = np.append(grad, grad[0])
     roots = []
+    # a change of sign between two gradients at the rounding floor is noise, not a point
+    floor = GRADIENT_NOISE * float(np.max(np.abs(gs))) if len(gs) else 0.0
     for i in range(len(xs) - 1):
         a, b = gs[i], gs[i + 1]
+        if max(abs(a), abs(b)) <= floor:
+            continue
         if a == 0:
             roots.append(float(xs[i]))
         elif a * b < 0:
-            roots.append(bracketed_root(derivative, float(xs[i]), float(xs[i + 1])))
+            try:
+                roots.append(bracketed_root(derivative, float(xs[i]), float(xs[i + 1])))
+            except ValueError:  # the change of sign does not reproduce: rounding noise of a
+                continue        # gradient at its floor (and the period's wrap-around)
     return roots
 
 

@@ -28,7 +28,7 @@ from ..core.problem import Problem
 from ..core.user import KernelModel, UserKernel, load_callable
 from ..engines import gram as gram_module
 from ..engines.base import Engine
-from ..engines.choice import build_engine, choose_engine, refuse_slow_requests
+from ..engines.choice import build_engine, choose_engine
 from ..engines.spectral import SpectralEngine
 from ..errors import ConfigError, GabordiagError, ImageError
 
@@ -114,11 +114,11 @@ class Study:
         """The engine the config asks for (``auto``: the fastest exact one) for the
         problem :meth:`problem` names, for about ``evaluations`` evaluations.
 
-        Direct-engine work estimated at more than the time limit is refused up front.
+        (Each analysis refuses, before any work, what it estimates to take longer than
+        the limits: :mod:`gabordiag.analysis.cost`.)
         """
         problem = self.problem(loss=loss, learn=learn, blur=blur)
         requested = self.config.engine
-        refuse_slow_requests(problem, requested, evaluations)
         name = choose_engine(problem, requested, evaluations=evaluations,
                              gram_ready=blur in self._shared.grams)
         key = (problem.loss.name, problem.learn, blur, name)

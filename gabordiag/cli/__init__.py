@@ -1,7 +1,8 @@
 """The ``gabordiag`` command line: parse, call the core, render with rich.
 
-Exit codes: 0 success, 1 a check that ran and failed, 2 a usage or config error (or
-an output file that cannot be written), 130 interrupted (Ctrl-C).
+Exit codes: 0 success (also when the reader of stdout closed it early), 1 a check that
+ran and failed, 2 a usage or config error (or an output file that cannot be written),
+130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hung up (SIGHUP).
 
 BLAS runs on one thread (``GABORDIAG_BLAS_THREADS`` changes that): the results are then
 the same bits whatever the machine's thread settings, and the small products of the
@@ -20,8 +21,9 @@ except ImportError:  # pragma: no cover - older typer uses click itself
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
 from ..errors import GabordiagError
+from . import terminal
 from .app import app
-from .render import print_error
+from .render import code_notes, flush_code_notes, print_error
 
 __all__ = ["app", "main", "run"]
 
@@ -41,7 +43,16 @@ def single_thread_blas() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and map errors to one-line messages and exit codes."""
     single_thread_blas()
+    terminal.ascii_fallback()
     args = list(sys.argv[1:] if argv is None else argv)
+    code_notes(clear=True)  # a new command (in-process callers run several)
+    with terminal.signals_as_interrupts():
+        code = _run(args)
+    flush_code_notes()  # what the user's code did, once each (errors said them already)
+    return code
+
+
+def _run(args: list[str]) -> int:
     command = typer.main.get_command(app)
     try:
         # the arguments as given ride on the context, for a report's "command" line
@@ -53,7 +64,14 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{exc.ctx.command_path}: " if exc.ctx else ""
         print_error(f"{where}{exc.format_message()}")
         return 2
+    except terminal.ClosedPipe:
+        terminal.quiet_closed_stdout()
+        return 0
+    except terminal.Terminated as exc:
+        return _terminated(exc.signum)
     except (typer.Abort, KeyboardInterrupt):
+        if terminal.received:
+            return _terminated(terminal.received[-1])
         print_error("interrupted")
         return 130
     except GabordiagError as exc:
@@ -63,9 +81,17 @@ def main(argv: list[str] | None = None) -> int:
         print_error(exc.format_message())
         return exc.exit_code
     code = result if isinstance(result, int) else 0
+    if code == 130 and terminal.received:  # typer turns a Terminated into Exit(130)
+        return _terminated(terminal.received[-1])
     if code == 130:  # typer turns Ctrl-C into Exit(130)
         print_error("interrupted")
     return code
+
+
+def _terminated(signum: int) -> int:
+    exc = terminal.Terminated(signum)
+    print_error(f"terminated by {exc.name}")
+    return exc.exit_code
 
 
 def run() -> None:

@@ -7,6 +7,8 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from .. import __version__
+from ..errors import ConfigError
+from .terminal import ClosedPipe
 
 __all__ = ["NARROW_HELP", "HelpCommand", "HelpGroup", "app"]
 
@@ -63,8 +65,49 @@ def _one_default_style(param: Any) -> None:
     param.show_default = False
 
 
+#: options a command compares when repeated (elsewhere a repeat is an error that says so)
+COMPARED_BY = {"--lr": "basins", "--optimizer": "basins", "--loss": "basins"}
+
+
+def refuse_repeats(command: Any, ctx: Any, args: list[str]) -> None:
+    """A single-valued option given twice is an error naming it: click would silently
+    keep the last value (``--lr 1 --lr 2`` ran with 2)."""
+    if ctx.resilient_parsing:
+        return
+    try:
+        _, _, order = command.make_parser(ctx).parse_args(args=list(args))
+    except Exception:  # a usage error: click's own parse reports it next
+        return
+    counts: dict[int, int] = {}
+    for param in order:
+        counts[id(param)] = counts.get(id(param), 0) + 1
+    for param in command.get_params(ctx):
+        repeats = counts.get(id(param), 0)
+        if (getattr(param, "param_type_name", "") != "option" or getattr(param, "multiple", True)
+                or getattr(param, "count", False) or repeats < 2):
+            continue
+        name = "/".join([*param.opts, *param.secondary_opts])
+        other = COMPARED_BY.get(param.opts[0])
+        hint = (f"; gabordiag {other} compares several" if other and other != command.name
+                else "")
+        where = ctx.command_path.split(" ", 1)[-1]
+        raise ConfigError(f"{name}: given {repeats} times; {where} takes one value "
+                          f"(only the last would be used){hint}")
+
+
 class HelpCommand(_HelpStyle, TyperCommand):
-    """A command with gabordiag's help style."""
+    """A command with gabordiag's help style; a repeated single-valued option is an
+    error; a closed stdout ends it quietly."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        refuse_repeats(self, ctx, args)
+        return super().parse_args(ctx, args)  # type: ignore[no-any-return]
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # typer would exit 1; a reader that left is no error
+            raise ClosedPipe() from None
 
 
 class HelpGroup(_HelpStyle, TyperGroup):

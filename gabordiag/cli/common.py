@@ -9,24 +9,73 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
+from .options import allow_code
 from .render import err_console, print_warning
 
 if TYPE_CHECKING:
     from ..analysis.study import Study
+    from ..config.model import Config
+    from ..io import Output
 
-__all__ = ["progress_bar", "study_of", "write_figure", "write_table"]
+__all__ = ["check_run_outputs", "progress_bar", "run_inputs", "study_of", "write_figure",
+           "write_table"]
 
 
-def study_of(experiment: dict[str, Any], config_path: Optional[Path]) -> Study:
+def study_of(experiment: dict[str, Any], config_path: Optional[Path],
+             several: Optional[dict[str, Any]] = None) -> Study:
     """The study of the experiment options (and ``--config`` file); the warnings of the
-    resolution go to stderr now and stay on the study for ``--json``."""
-    from ..analysis.study import Study
-    from ..config.resolve import resolve_config
+    resolution go to stderr now and stay on the study for ``--json``.
 
-    config, source = resolve_config(experiment, config_path)
+    An option given here that has no effect on the run is an error naming it
+    (``several``: the values a command compares, e.g. basins' optimizers)."""
+    from ..analysis.study import Study
+    from ..config.model import ineffective_option, parse_option
+    from ..config.resolve import resolve_config
+    from ..errors import ConfigError
+
+    config, source = resolve_config(experiment, config_path, allow_code=allow_code())
+    compared = {key: [parse_option(key, v) for v in (several or {}).get(key) or []]
+                for key in ("optimizer", "loss")}
+    why = ineffective_option({k for k, v in experiment.items() if v is not None}, config,
+                             compared["optimizer"], compared["loss"])
+    if why is not None:
+        raise ConfigError(why)
     for warning in source.warnings:
         print_warning(warning)
     return Study(config, warnings=source.warnings)
+
+
+def run_inputs(config: Config, config_path: Optional[Path]) -> list[tuple[str, Path]]:
+    """The files a run reads, by the option that names them: the config file, the image
+    file, the user's code files. No output may be written over one of them."""
+    from ..config.choices import SYNTHETIC
+    from ..config.paths import code_file
+
+    inputs: list[tuple[str, Path]] = []
+    if config_path is not None:
+        inputs.append(("--config", config_path))
+    if config.image not in SYNTHETIC:
+        inputs.append(("--image", Path(config.image)))
+    for option, spec in (("--kernel", config.kernel), ("--derivative", config.derivative)):
+        found = code_file(spec) if spec else None
+        if found is not None:
+            inputs.append((option, found))
+    return inputs
+
+
+def check_run_outputs(config: Config, config_path: Optional[Path], *,
+                      plot: Optional[Path] = None, csv: Optional[Path] = None,
+                      others: tuple[Output, ...] = ()) -> None:
+    """Check a run's output files before any work (writable, not a device or pipe, not
+    an input of the run, no two the same); errors name the options."""
+    from ..io import FIGURE_SUFFIXES, Output, check_outputs
+
+    outputs = [*others]
+    if plot is not None:
+        outputs.append(Output("--plot", plot, FIGURE_SUFFIXES))
+    if csv is not None:
+        outputs.append(Output("--csv", csv))
+    check_outputs(outputs, run_inputs(config, config_path))
 
 
 @contextlib.contextmanager

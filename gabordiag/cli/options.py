@@ -19,8 +19,9 @@ import typer
 
 from ..config.model import field_name
 
-__all__ = ["CHOICES", "EXPERIMENT_OPTIONS", "Boundary", "Engine", "ImageSource", "Loss", "Op",
-           "Optimizer", "csv_option", "json_flag", "plot_option", "with_experiment_options"]
+__all__ = ["ALLOW_CODE", "CHOICES", "EXPERIMENT_OPTIONS", "Boundary", "Engine", "ImageSource",
+           "Loss", "Op", "Optimizer", "allow_code", "csv_option", "json_flag", "plot_option",
+           "remember_allow_code", "with_experiment_options"]
 
 _PANEL = "Experiment"
 
@@ -204,16 +205,42 @@ EXPERIMENT_OPTIONS: dict[str, Any] = {
         metavar="")],
     "kernel": Annotated[Optional[str], _opt(
         "--kernel", help="Your kernel instead of ours: module:function or file.py:function "
-        "with gabor_kernel's signature (ksize, *, sigma, theta, lambd, gamma, psi).",
+        "with gabor_kernel's signature (ksize, *, sigma, theta, lambd, gamma, psi); it is "
+        "imported and run, so name only code you trust.",
         metavar="MODULE:FUNC", panel="Your code")],
     "derivative": Annotated[Optional[str], _opt(
         "--derivative", help="Your derivative d kernel / d param: module:function with the "
-        "kernel's arguments plus param=NAME. (default: ours, or finite differences of "
-        "--kernel)", metavar="MODULE:FUNC", panel="Your code")],
+        "kernel's arguments plus param=NAME; imported and run like --kernel. (default: ours, "
+        "or finite differences of --kernel)", metavar="MODULE:FUNC", panel="Your code")],
     "engine": Annotated[Optional[str], _choice(
         "--engine", choice=Engine, help="Evaluation engine: {choices} (all exact; auto "
         "picks the fastest). (default: auto)", panel="Loss and optimizer")],
 }
+
+
+#: ``--allow-code``: a config file may name code to run (the command line's own
+#: ``--kernel``/``--derivative`` need no permission: they are the user's request)
+ALLOW_CODE = Annotated[bool, typer.Option(
+    "--allow-code", help="Let --config files (check: the checked files) name code to "
+    "import and run (kernel = \"file.py:function\"); without it such a file is refused. "
+    "Give it only for files you trust.", rich_help_panel="Your code", show_default=False)]
+
+
+def remember_allow_code(allowed: bool) -> None:
+    """Keep ``--allow-code`` on the command's context, for :func:`allow_code`."""
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta["gabordiag.allow_code"] = bool(allowed)
+
+
+def allow_code() -> bool:
+    """Whether the running command was given ``--allow-code``."""
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    return bool(ctx is not None and ctx.meta.get("gabordiag.allow_code", False))
 
 
 def _as_list(annotation: Any, help_suffix: str) -> Any:
@@ -245,9 +272,12 @@ def with_experiment_options(func: Callable[..., Any] | None = None, *,
     extra = [inspect.Parameter(field_name(key), inspect.Parameter.KEYWORD_ONLY,
                                default=None, annotation=annotation)
              for key, annotation in annotations.items()]
+    extra.append(inspect.Parameter("allow_code", inspect.Parameter.KEYWORD_ONLY,
+                                   default=False, annotation=ALLOW_CODE))
 
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> Any:
+        remember_allow_code(kwargs.pop("allow_code"))
         values = {key: kwargs.pop(field_name(key)) for key in options}
         config_path = values.pop("config", None)
         if values.get("learn") is not None:

@@ -6,15 +6,57 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
-__all__ = ["err_console", "fmt", "out_console", "print_error", "print_json", "print_warning"]
+from .terminal import ClosedPipe, can_carry, quiet_closed_stdout, to_ascii
 
-out_console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+__all__ = ["code_notes", "err_console", "flush_code_notes", "fmt", "out_console", "print_error",
+           "print_json", "print_warning"]
+
+
+class _Console(Console):
+    """rich's Console, with ASCII stand-ins laid out in place of characters the stream's
+    encoding cannot carry (before the layout, so that boxes stay aligned), and a closed
+    stdout that ends the run quietly instead of rich's exit 1."""
+
+    def render_str(self, text: str, *args: Any, **kwargs: Any) -> Text:
+        if not can_carry(self.encoding):
+            text = to_ascii(text)
+        return super().render_str(text, *args, **kwargs)
+
+    def on_broken_pipe(self) -> None:
+        del self._buffer[:]  # what could not be written is dropped, not kept for later
+        quiet_closed_stdout()
+        raise ClosedPipe()
+
+
+out_console = _Console(highlight=False)
+err_console = _Console(stderr=True, highlight=False)
+
+
+def code_notes(clear: bool = False) -> list[str]:
+    """What the user's --kernel/--derivative code did worth a warning (its own warnings,
+    conversions of what it returned), each once; none when no user code was loaded
+    (gabordiag.core, and numpy, are not imported for that)."""
+    user = sys.modules.get("gabordiag.core.user")
+    if user is None:
+        return []
+    notes: list[str] = user.code_notes()
+    if clear:
+        user.clear_code_notes()
+    return notes
+
+
+def flush_code_notes() -> None:
+    """The user code's notes as warning lines on stderr, once."""
+    for note in code_notes(clear=True):
+        print_warning(note)
 
 
 def print_error(message: str) -> None:
-    """One line on stderr, no markup interpretation."""
+    """One line on stderr, no markup interpretation; the user code's notes before it
+    (the error line is the last)."""
+    flush_code_notes()
     first = " ".join(str(message).split())
     sys.stderr.write(f"gabordiag: error: {first}\n")
 
@@ -29,7 +71,7 @@ def print_json(data: dict[str, Any], warnings: tuple[str, ...] | list[str] = ())
     ``warnings`` (a list, empty when there are none). Non-finite numbers (e.g.
     ``lambda = inf``) are written as the strings ``"inf"``, ``"-inf"``, ``"nan"``, which
     the config reader accepts back."""
-    data = {**data, "warnings": list(warnings)}
+    data = {**data, "warnings": [*warnings, *code_notes()]}
     sys.stdout.write(json.dumps(_finite(data), sort_keys=True, allow_nan=False) + "\n")
 
 

@@ -11,7 +11,7 @@ then a TOML file, then command-line (or Python) overrides
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -29,7 +29,8 @@ from .choices import (
 from .params import GaborParams
 
 __all__ = ["KEYS", "MAX_SIZE", "MAX_STEPS", "PARSERS", "Config", "OptimizerSettings",
-           "canonical_key", "check_consistency", "field_name", "key_name", "option_value",
+           "canonical_key", "check_consistency", "field_name", "ineffective_option", "key_name",
+           "option_value",
            "options_of", "parse_option", "parse_value", "resolve_values", "show_value",
            "value_warning"]
 
@@ -248,6 +249,58 @@ def check_consistency(config: Config) -> None:
     if config.image in SYNTHETIC and config.size < config.ksize and config.boundary == "valid":
         raise ConfigError(f"--size: {config.size} is smaller than --ksize {config.ksize}; "
                           f"a valid correlation needs size >= ksize")
+
+
+def ineffective_option(given: Collection[str], config: Config,
+                       optimizers: Collection[str] = (), losses: Collection[str] = ()
+                       ) -> str | None:
+    """Why an option given on the command line (``given``: config keys) has no effect on
+    the run ``config`` describes, or ``None``. ``optimizers`` and ``losses``: the ones
+    a command compares (basins), each of which may give the option an effect.
+
+    Config files are not held to this: ``gabordiag config show`` writes every key, and
+    reading that back must work.
+
+    Examples
+    --------
+    >>> print(ineffective_option({"betas"}, Config()))
+    --betas: Adam's betas have no effect with --optimizer sgd; drop it, or use --optimizer adam
+    >>> ineffective_option({"betas"}, Config(), optimizers={"sgd", "adam"}) is None
+    True
+    """
+    optimizers = set(optimizers) | {config.optimizer}
+    losses = set(losses) | {config.loss}
+    uses = {"betas": ("adam" in optimizers, "Adam's betas", "--optimizer adam"),
+            "alpha": ("rmsprop" in optimizers, "RMSprop's alpha", "--optimizer rmsprop"),
+            "eps": (bool(optimizers - {"sgd"}), "the eps of Adam and RMSprop",
+                    "--optimizer adam or rmsprop"),
+            "momentum": (bool(optimizers - {"adam"}), "momentum", "--optimizer sgd or rmsprop"),
+            "dampening": ("sgd" in optimizers and config.momentum > 0, "dampening",
+                          "--optimizer sgd with --momentum > 0"),
+            "loss-eps": ("rmse-eps" in losses, "the eps of rmse-eps", "--loss rmse-eps")}
+    shown = {"optimizer": ", ".join(sorted(optimizers)), "loss": ", ".join(sorted(losses))}
+    for key, (used, what, needs) in uses.items():
+        if key in given and not used:
+            mode = (f"--loss {shown['loss']}" if key == "loss-eps" else
+                    f"--optimizer {shown['optimizer']}" + (
+                        " and --momentum 0" if key == "dampening" and config.momentum == 0
+                        and "sgd" in optimizers else ""))
+            return f"--{key}: {what} {'has' if key != 'betas' else 'have'} no effect with " \
+                   f"{mode}; drop it, or use {needs}"
+    for name, key in (("theta", "theta0"), ("lambda", "lambda0"), ("sigma", "sigma0"),
+                      ("gamma", "gamma0"), ("psi", "psi0")):
+        if key in given and name not in config.learn:
+            return (f"--{key}: a start for {name} has no effect when {name} is not learned "
+                    f"(--learn {','.join(config.learn)}); drop it, or add --learn {name}")
+    if config.image not in SYNTHETIC:
+        for key in ("size", "seed"):
+            if key in given:
+                return (f"--{key}: has no effect on --image {config.image}, a file with its "
+                        f"own size and content (--{key} sets the synthetic images); drop it")
+    elif "seed" in given and config.image == "grating":
+        return ("--seed: has no effect on --image grating, which has no randomness; drop it, "
+                "or use --image pink or white")
+    return None
 
 
 def options_of(config: Config, base: Config | None = None) -> list[str]:

@@ -16,7 +16,8 @@ __all__ = ["resolve_config"]
 
 def resolve_config(overrides: Mapping[str, Any] | None = None,
                    config_path: Path | None = None,
-                   base: Config | None = None) -> tuple[Config, ConfigSource]:
+                   base: Config | None = None,
+                   allow_code: bool = False) -> tuple[Config, ConfigSource]:
     """Defaults, then the TOML file, then overrides (``None`` = not given).
 
     Parameters
@@ -28,6 +29,11 @@ def resolve_config(overrides: Mapping[str, Any] | None = None,
         A TOML experiment file.
     base : Config, optional
         Starting values instead of the defaults.
+    allow_code : bool
+        Let the file's ``kernel``/``derivative`` keys name code to import and run. A
+        file is data that may come from anyone (a pull request checked in CI): without
+        this, a file that names code is refused. ``overrides`` (the command line's own
+        ``--kernel``) are the caller's explicit request and always allowed.
 
     Returns
     -------
@@ -57,4 +63,11 @@ def resolve_config(overrides: Mapping[str, Any] | None = None,
         warning = value_warning(key, value, values[key], f"--{key}")
         if warning:
             warnings.append(warning)
+    given = {canonical_key(k) for k, v in (overrides or {}).items() if v is not None}
+    for key, spec in source.code.items():
+        if key not in given and not allow_code:
+            raise ConfigError(f"{source.path}: key {key!r} = {spec!r} names code that "
+                              "gabordiag would import and run; code named in a config file "
+                              "runs only with --allow-code (give it if you trust the file), "
+                              f"or give --{key} on the command line")
     return resolve_values(values, base), replace(source, warnings=tuple(warnings))

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from .choices import FILE_SUFFIXES, PARAM_NAMES, SYNTHETIC
+from .paths import not_a_regular_file
 
-__all__ = ["GAMMA", "LAMBDA", "SIGMA", "angle_warning", "boolean", "callable_spec", "choice",
+__all__ = ["GAMMA", "LAMBDA", "MAX_ANGLE", "SIGMA", "angle_warning", "boolean", "callable_spec",
+           "choice",
            "image_source", "integer", "learned_names", "log_range", "pair_of_unit_numbers",
            "parameter_name", "parameter_range", "parse_angle", "real"]
 
@@ -26,6 +28,10 @@ _PI_FORM = re.compile(
 _DEG_FORM = re.compile(rf"^(?P<num>[-+]?{_NUMBER})\s*(?:deg|°)$")
 _RAD_FORM = re.compile(rf"^(?P<num>[-+]?{_NUMBER})\s*(?:rad)?$")
 _ANGLE_HELP = "an angle in radians (0.785, -pi/4, 3*pi/4, 2pi) or degrees (45deg)"
+# The largest angle accepted, in radians. float64 resolves 1e6 rad to 1.2e-10 rad, far
+# below any tolerance here; by 1.8e16 the spacing of floats is 4 rad and an angle means
+# nothing. Descent also calls a value beyond 1e6 run away (gabordiag.descent.runner).
+MAX_ANGLE = 1e6
 
 
 def parse_angle(text: str | float | int) -> float:
@@ -60,6 +66,9 @@ def parse_angle(text: str | float | int) -> float:
             raise ValueError(_ANGLE_HELP)
     if not math.isfinite(value):
         raise ValueError(_ANGLE_HELP + "; it must be finite")
+    if abs(value) > MAX_ANGLE:
+        raise ValueError(f"{_ANGLE_HELP} of at most {MAX_ANGLE:g} rad in size (float64 "
+                         "cannot resolve a larger angle)")
     return value
 
 
@@ -173,14 +182,12 @@ def image_source(value: Any) -> str:
     if text.lower() in SYNTHETIC:
         return text.lower()
     path = Path(text)
+    words = not_a_regular_file(path)
     if path.suffix.lower() not in FILE_SUFFIXES:
-        raise ValueError(allowed)
-    try:
-        exists = path.is_file()
-    except OSError:  # e.g. a name too long for the file system
-        exists = False
-    if not exists:
-        raise ValueError(f"{allowed}; {text} does not exist")
+        shown = f"; {text} {words}" if words and not words.startswith("does not") else ""
+        raise ValueError(allowed + shown)
+    if words is not None:
+        raise ValueError(f"{allowed}; {text} {words}")
     return text
 
 
@@ -252,16 +259,16 @@ def parameter_range(param: str) -> Callable[[Any], tuple[float, float]]:
         parts = value.split(",") if isinstance(value, str) else []
         if len(parts) != 2:
             raise ValueError(what)
-        low, high = parse_angle(parts[0]), parse_angle(parts[1])
-        if not low < high:
-            raise ValueError(what)
         own = _OWN_RANGE.get(param)
-        if own is not None:
+        if own is None:  # an angle: theta or psi
+            low, high = parse_angle(parts[0]), parse_angle(parts[1])
+        else:
             try:
-                own(low)
-                own(high)
+                low, high = own(parts[0]), own(parts[1])
             except ValueError as exc:
                 raise ValueError(f"values that --{param} accepts ({exc})") from None
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise ValueError(what)
         return low, high
     return parse
 

@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..config.choices import FILE_SUFFIXES
+from ..config.paths import not_a_regular_file
 from ..errors import ImageError, LimitError
 
 __all__ = ["gaussian_blur", "grating", "load_image", "make_image", "pink_noise",
@@ -65,10 +66,12 @@ def load_image(path: Path) -> Array:
     if suffix not in FILE_SUFFIXES:
         raise ImageError(f"--image: {path}: unsupported type {suffix!r}; "
                          f"allowed: {', '.join(FILE_SUFFIXES)}")
-    if not path.is_file():
-        raise ImageError(f"--image: {path} does not exist")
+    words = not_a_regular_file(path)
+    if words is not None:
+        raise ImageError(f"--image: {path} {words}")
     try:
         if suffix == ".npy":
+            _check_npy_magic(path)
             header = np.load(path, allow_pickle=False, mmap_mode="r")
             _named(path, _check_layout, header.shape, header.dtype)  # before reading it
             _check_pixels(path, header.shape[:2])
@@ -90,6 +93,28 @@ def load_image(path: Path) -> Array:
     except Exception as exc:  # any reader failure is a bad file, not a bug of ours
         raise ImageError(f"--image: {path} cannot be read: {exc}") from None
     return _named(path, to_grayscale, data)
+
+
+_MAGIC = {b"\x89PNG\r\n\x1a\n": ("a PNG image", ".png"),
+          b"\xff\xd8\xff": ("a JPEG image", ".jpg"), b"GIF8": ("a GIF image", None),
+          b"BM": ("a BMP image", None), b"PK\x03\x04": ("a zip archive (.npz?)", None)}
+
+
+def _check_npy_magic(path: Path) -> None:
+    """A ``.npy`` file starts with numpy's magic string; anything else (a PNG renamed
+    ``.npy``) is said to be what it is, not offered to numpy's pickle reader."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if head.startswith(b"\x93NUMPY"):
+        return
+    what, suffix = next((found for magic, found in _MAGIC.items() if head.startswith(magic)),
+                        (None, None))
+    if what is None:
+        hint = "it is not a .npy file (no numpy header: np.save writes one)"
+    else:
+        hint = f"it is {what}, not a .npy file" + (
+            f"; rename it to {path.stem}{suffix}" if suffix else "")
+    raise ImageError(f"--image: {path} cannot be read: {hint}")
 
 
 def _check_layout(shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:

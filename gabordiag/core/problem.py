@@ -30,6 +30,7 @@ Array = NDArray[np.float64]
 # target's is the target's kernel (parameters within PARAM_ATOL: the target itself).
 KERNEL_RTOL = 1e-3
 PARAM_ATOL = 1e-3
+BLOCK_BYTES = 64 * 2**20  # working memory for one block of kernels
 
 
 def pad_image(image: Array, ksize: int, boundary: str) -> Array:
@@ -140,12 +141,19 @@ class Problem:
         return self.effective_kernels(self.target_vector(), derivatives=False)[0][0]
 
     def kernel_errors(self, values: ArrayLike) -> Array:
-        """``|K(values) - K*| / |K*|`` for a batch of value vectors ``(B, n)``."""
-        kernels, _ = self.effective_kernels(np.asarray(values, dtype=np.float64),
-                                            derivatives=False)
-        target = self.target_kernel()
-        diff = kernels.reshape(len(kernels), -1) - target.reshape(-1)
-        return np.linalg.norm(diff, axis=1) / np.linalg.norm(target)
+        """``|K(values) - K*| / |K*|`` for a batch of value vectors ``(B, n)``, in blocks
+        whose kernels (and the dozen arrays of the same size that build them) fit in
+        :data:`BLOCK_BYTES`: a sweep of 100,000 runs must not need gigabytes for this."""
+        values = np.atleast_2d(np.asarray(values, dtype=np.float64))
+        target = self.target_kernel().reshape(-1)
+        scale = np.linalg.norm(target)
+        size = max(1, BLOCK_BYTES // (12 * 8 * self.ksize**2))
+        out = np.empty(len(values))
+        for start in range(0, len(values), size):
+            kernels, _ = self.effective_kernels(values[start:start + size], derivatives=False)
+            diff = kernels.reshape(len(kernels), -1) - target
+            out[start:start + size] = np.linalg.norm(diff, axis=1) / scale
+        return out
 
     def gives_target_kernel(self, values: ArrayLike) -> NDArray[np.bool_]:
         """Whether each value vector gives the target's kernel (to :data:`KERNEL_RTOL`)."""

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from ..config.choices import ENGINES, MSE_FAMILY
 from ..core.problem import Problem
+from ..core.user import UserKernel
 from ..errors import ConfigError, LimitError
 from . import gram as gram_module
 from .base import Engine
@@ -30,12 +31,12 @@ from .direct import DirectEngine
 from .quadratic import QuadraticEngine
 from .spectral import SpectralEngine
 
-__all__ = ["GRAM_LIMIT_BYTES", "MAX_SECONDS", "allowed_engines", "build_engine", "choose_engine",
-           "estimated_seconds", "make_engine", "quadratic_pays", "refuse_slow_requests"]
+__all__ = ["BASE_BYTES", "GRAM_LIMIT_BYTES", "allowed_engines", "build_engine", "build_seconds",
+           "call_seconds", "choose_engine", "engine_bytes", "estimated_seconds", "make_engine",
+           "quadratic_pays", "user_calls"]
 
 Array = NDArray[np.float64]
 GRAM_LIMIT_BYTES = 512 * 2**20  # largest Gram matrix the fast engines may hold
-MAX_SECONDS = 1800.0  # a request estimated to take longer is refused up front
 
 _FAMILY = ", ".join(MSE_FAMILY)
 
@@ -182,55 +183,99 @@ def _gram_bytes(problem: Problem) -> int:
     return 8 * problem.ksize**4
 
 
-# Seconds per unit of work, measured on a 2-core machine; only their ratios matter.
-_CALL = 1e-4  # fixed cost of one evaluation call (Python, small arrays)
-_LOOP = 3e-5  # one pass of the Gram build's per-lag loops
-_FFT = 8.4e-10  # per pixel x log2(pixels), the FFTs of one direct evaluation
-_GATHER = 8e-9  # per element of the Gram build's corner tables and assembly
-_MATVEC = 3.3e-10  # per Gram entry read by one quadratic evaluation
+# -- the cost model ----------------------------------------------------------------------
+# Seconds per unit of work, measured on this project's 2-core machine while it was shared
+# (benchmarks/calibrate_cost.py measures them again and prints measured / estimated).
+# Each is taken at the slow end of what was measured, so that an estimate is seldom low.
+CALL = 8e-5  # fixed cost of one engine call (Python, small arrays)
+STEP = 4e-5  # the descent runner's own work per step (optimizer, bookkeeping)
+SPECTRAL_ITEM = 3e-7  # per point of a spectral evaluation (a few hundred modes)
+KERNEL_PIXEL = 1.5e-7  # per kernel pixel of one point: the kernel and its derivatives
+QUADRATIC_ENTRY = 1.2e-10  # per Gram entry per point of a batch (a matrix product)
+QUADRATIC_SINGLE = 8e-10  # per Gram entry for a single point (memory-bound)
+FFT_MSE = 4e-9  # per pixel x log2(pixels) of one direct evaluation, mse family
+FFT_ELEMENTWISE = 6e-9  # the same for l1 and huber (the residual's loss per pixel)
+GRAM_ENTRY = 3e-7  # building the Gram matrix, per entry (ksize^4)
+SPECTRAL_SAMPLES = 1024  # exact samples of a typical series fit
+USER_CALL = 3e-5  # our side of one call of the user's kernel (isolation, checks)
+# Bytes: what the interpreter holds with numpy, scipy and matplotlib loaded.
+BASE_BYTES = 300 * 2**20
+
+
+def _pixels(problem: Problem) -> tuple[int, float]:
+    height, width = problem.padded.shape
+    pixels = height * width
+    return pixels, pixels * math.log2(max(pixels, 2))
+
+
+def user_calls(problem: Problem, curvature: bool = False) -> int:
+    """Calls of the user's code per point of an evaluation: the kernel, and each learned
+    parameter's derivative (two kernel calls each by central differences, one with a
+    ``--derivative``); a curvature adds second differences of the derivative."""
+    if not isinstance(problem.model, UserKernel):
+        return 0
+    n = len(problem.learn)
+    per_derivative = 1 if problem.model.derivative_fn is not None else 2
+    return 1 + n * per_derivative + (2 * n * per_derivative if curvature else 0)
+
+
+def call_seconds(problem: Problem, engine: str, batch: int = 1, *, curvature: bool = False,
+                 user_call: float = 0.0) -> float:
+    """Estimated seconds of one evaluation (loss and gradient; ``curvature``: the
+    Hessian's diagonal too) of ``batch`` points with ``engine`` (its build excluded).
+    ``user_call``: seconds of one call of the user's kernel, when there is one."""
+    k = problem.ksize
+    n = len(problem.learn)
+    kernels = batch * k * k * KERNEL_PIXEL * (1 + n) * (2 if curvature else 1)
+    user = batch * user_calls(problem, curvature) * (user_call + USER_CALL)
+    if engine == "spectral":
+        return CALL + batch * SPECTRAL_ITEM
+    if engine == "quadratic":
+        entries = k**4 * (1 + (n if curvature else 0))
+        products = (QUADRATIC_SINGLE * entries if batch == 1 else
+                    batch * QUADRATIC_ENTRY * entries)
+        return CALL + products + kernels + user
+    _, fft = _pixels(problem)
+    per_fft = FFT_MSE if problem.loss.mse_family else FFT_ELEMENTWISE
+    ffts = batch * per_fft * fft * (1 + (n if curvature else 0))
+    return CALL + ffts + kernels + user
+
+
+def build_seconds(problem: Problem, engine: str, *, gram_ready: bool = False,
+                  user_call: float = 0.0) -> float:
+    """Estimated seconds to build ``engine`` for ``problem``: the Gram matrix (unless
+    ``gram_ready``) and, for the spectral engine, its series fit."""
+    if engine == "direct":
+        return CALL + FFT_MSE * _pixels(problem)[1]
+    k = problem.ksize
+    gram = 0.0 if gram_ready else GRAM_ENTRY * k**4 + 30 * FFT_MSE * _pixels(problem)[1]
+    if engine == "quadratic":
+        return gram
+    fit = SPECTRAL_SAMPLES * (QUADRATIC_ENTRY * k**4 + k * k * KERNEL_PIXEL
+                              + (user_call + USER_CALL if user_calls(problem) else 0.0))
+    return gram + fit
+
+
+def engine_bytes(problem: Problem, engine: str) -> float:
+    """Estimated bytes an engine holds at its peak: the image and its transform, the
+    Gram matrix while it is built (about 2.5 times its size), one block of work."""
+    pixels, _ = _pixels(problem)
+    image = 6 * 8 * pixels
+    if engine == "direct":
+        per_item = 8 * pixels * 2 * (2 + len(problem.learn))
+        return image + 4 * max(64 * 2**20, per_item)
+    return image + 2.5 * _gram_bytes(problem) + 4 * 64 * 2**20
 
 
 def estimated_seconds(problem: Problem, engine: str, evaluations: int) -> float:
-    """A rough time estimate (this machine's constants) for ``evaluations`` one-by-one
-    evaluations with an engine; the fast engines' one-off build is included. Batched
-    evaluations of the fast engines cost far less than this per item."""
-    height, width = problem.padded.shape
-    k = problem.ksize
-    pixels = height * width
-    direct = _CALL + _FFT * pixels * math.log2(max(pixels, 2)) * (1 + len(problem.learn))
-    if engine == "direct":
-        return evaluations * direct
-    build = 25 * _GATHER * k**4 + 24 * k * _LOOP + direct
-    return build + evaluations * (0.5 * _CALL + _MATVEC * k**4)
+    """A time estimate for ``evaluations`` one-by-one evaluations with an engine, its
+    build included (batched evaluations of the fast engines cost far less per item:
+    :func:`call_seconds`)."""
+    return build_seconds(problem, engine) + evaluations * call_seconds(problem, engine)
 
 
 def quadratic_pays(problem: Problem, evaluations: int) -> bool:
-    """Whether the Gram build plus ``evaluations`` quadratic evaluations beat direct.
-
-    A time estimate: a direct evaluation is a few FFTs of the padded image; the
-    Gram build is ``O(ksize^4)`` table work plus ``O(ksize)`` FFT loops; a quadratic
-    evaluation reads the ``ksize^2 x ksize^2`` Gram matrix once.
-    """
-    height, width = problem.padded.shape
-    k = problem.ksize
-    pixels = height * width
-    direct = _CALL + _FFT * pixels * math.log2(max(pixels, 2))
-    quadratic = 0.5 * _CALL + _MATVEC * k**4
-    build = 25 * _GATHER * k**4 + 24 * k * _LOOP + direct
-    return build + evaluations * quadratic < evaluations * direct
-
-
-def refuse_slow_requests(problem: Problem, name: str, evaluations: int) -> None:
-    """Raise :class:`LimitError`, with the estimate, for direct-engine work over
-    :data:`MAX_SECONDS` (the fast engines' cost is bounded by the step limits)."""
-    slow = name == "direct" or (name == "auto" and "quadratic" not in allowed_engines(problem))
-    seconds = estimated_seconds(problem, "direct", evaluations) if slow else 0.0
-    if seconds <= MAX_SECONDS:
-        return
-    h, w = problem.image.shape
-    raise LimitError(f"this request would take about {seconds / 60:.0f} minutes here "
-                     f"({evaluations:,} evaluations of a {problem.ksize}x{problem.ksize} "
-                     f"kernel on a {h}x{w} image, limit {MAX_SECONDS / 60:.0f} minutes); "
-                     "use a smaller image or kernel, fewer steps or points, or "
-                     + ("--engine auto" if name == "direct" else
-                        "a loss in mse, rmse, rmse-eps (fast engines)"))
+    """Whether the Gram build plus ``evaluations`` quadratic evaluations beat direct ones
+    (one point at a time, the worst case for the quadratic form's batches)."""
+    return (estimated_seconds(problem, "quadratic", evaluations)
+            < estimated_seconds(problem, "direct", evaluations))

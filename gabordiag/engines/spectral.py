@@ -47,6 +47,8 @@ ComplexArray = NDArray[np.complex128]
 _TAIL_TOL = 1e-13  # the coefficient tail must fall below this fraction of the largest
 _FIRST_SAMPLES = 256
 _MAX_SAMPLES = 8192
+_MAX_OPEN = 1 << 20  # intervals the exclusion of stationary points may hold at once
+_SLOPE_BLOCK = 1 << 16  # angles per evaluation there (the series' tables are modes wide)
 
 
 class SpectralEngine:
@@ -117,6 +119,7 @@ class SpectralEngine:
         self._coefficients = trim(coefficients, self.tail_ratio)
         self.n_modes = len(self._coefficients)
         self._series = Series(self._coefficients, self.omega)
+        self._stationary: Array | None = None  # computed on first use
 
     def for_loss(self, loss: Loss) -> SpectralEngine:
         """The same fitted series with another loss of the MSE family (no refit)."""
@@ -286,6 +289,11 @@ class SpectralEngine:
             Angles in ``[0, period)``; the MSE's stationary points are those of every
             loss in the MSE family.
         """
+        if self._stationary is None:
+            self._stationary = self._stationary_angles()
+        return self._stationary
+
+    def _stationary_angles(self) -> Array:
         c = self._mse_two_sided()
         w = self.omega * np.abs(np.arange(-self.n_modes, self.n_modes + 1))
         magnitude = np.abs(c)
@@ -295,8 +303,11 @@ class SpectralEngine:
             return np.empty(0)
         noise = 1e3 * np.finfo(float).eps * bound  # rounding of one evaluation of f
 
-        def slope(theta: Array) -> Array:
-            return self.mse_derivatives(theta, order=1)[1]
+        def slope(theta: Array) -> Array:  # in blocks: bounded memory for any count
+            if len(theta) <= _SLOPE_BLOCK:
+                return self.mse_derivatives(theta, order=1)[1]
+            return np.concatenate([self.mse_derivatives(theta[i:i + _SLOPE_BLOCK], order=1)[1]
+                                   for i in range(0, len(theta), _SLOPE_BLOCK)])
 
         size = max(64, 8 * self.n_modes)
         a = self._grid(size)
@@ -314,6 +325,10 @@ class SpectralEngine:
             flat = tiny & (np.minimum(np.abs(fa), np.abs(fb)) <= 2 * noise)
             roots.append(0.5 * (a[flat] + b[flat]))  # a double root
             a, b, fa, fb = a[~tiny], b[~tiny], fa[~tiny], fb[~tiny]
+            if len(a) > _MAX_OPEN:  # a landscape nearly flat where its bound is steep
+                raise LimitError(f"the exact stationary points of the loss in theta need more "
+                                 f"than {_MAX_OPEN:,} intervals to separate (its slope is "
+                                 "nearly flat where the series allows it to be steep)")
             middle = 0.5 * (a + b)
             fm = slope(middle)
             a, b = np.concatenate([a, middle]), np.concatenate([middle, b])

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..app import app
-from ..common import progress_bar, study_of, write_figure, write_table
+from ..common import check_run_outputs, progress_bar, study_of, write_figure, write_table
 from ..options import csv_option, json_flag, plot_option, with_experiment_options
 from ..render import print_json
 
@@ -49,7 +49,6 @@ def basins_command(
     from ...config.model import option_value
     from ...config.values import log_range
     from ...errors import ConfigError
-    from ...io import FIGURE_SUFFIXES, check_output_path
     from ..views.basins import render_basins
 
     lrs = _values(several, "lr")
@@ -59,11 +58,8 @@ def basins_command(
         lrs = option_value("--lr-range", log_range, lr_range)
     optimizers = _values(several, "optimizer")
     losses = _values(several, "loss")
-    study = study_of(experiment, config_path)
-    if plot is not None:
-        check_output_path(plot, "--plot", FIGURE_SUFFIXES)
-    if csv is not None:
-        check_output_path(csv, "--csv")
+    study = study_of(experiment, config_path, several)
+    check_run_outputs(study.config, config_path, plot=plot, csv=csv)
     cases = len(lrs or [0]) * len(optimizers or [0]) * len(losses or [0])
     with progress_bar(cases * study.config.steps, "basins", enabled=not json_output) as advance:
         result = run_basins(study, starts, lrs, optimizers, losses, progress=advance)

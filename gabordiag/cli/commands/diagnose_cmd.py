@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..app import app
-from ..common import study_of, write_figure
+from ..common import check_run_outputs, study_of, write_figure
 from ..options import json_flag, plot_option, with_experiment_options
 from ..render import err_console, out_console, print_json
 
@@ -41,15 +41,18 @@ def diagnose_command(
     """Answer the four questions (is the derivative wrong, is there a reachable minimum,
     is the code wrong, how to debug it) with measured, ranked findings and fixes."""
     from ...analysis.diagnose import diagnose
-    from ...errors import ConfigError
-    from ...io import FIGURE_SUFFIXES, check_output_path
     from ..views.diagnose import render_diagnosis, write_report
 
     study = study_of(experiment, config_path)
-    if plot is not None:
-        check_output_path(plot, "--plot", FIGURE_SUFFIXES)
-    if report is not None and report.exists() and not report.is_dir():
-        raise ConfigError(f"--report: {report} exists and is not a directory")
+    check_run_outputs(study.config, config_path, plot=plot)
+    if report is not None:  # every file of the report, before any work
+        from ...io import FIGURE_SUFFIXES, Output, check_report_directory
+        from ..common import run_inputs
+        from ..views.diagnose import REPORT_FILES
+
+        outputs = [Output("--plot", plot, FIGURE_SUFFIXES)] if plot is not None else []
+        check_report_directory(report, "--report", REPORT_FILES,
+                               run_inputs(study.config, config_path), outputs)
     status = None
     if not json_output and err_console.is_terminal:
         status = err_console.status("diagnosing")

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..app import app
-from ..common import study_of, write_figure, write_table
+from ..common import check_run_outputs, study_of, write_figure, write_table
 from ..options import csv_option, json_flag, plot_option, with_experiment_options
 from ..render import print_json
 
@@ -40,14 +40,10 @@ def gradcheck_command(
     factor, a transposed or mirrored kernel or a shifted centre is named.
     """
     from ...analysis.gradcheck import run_gradcheck
-    from ...io import FIGURE_SUFFIXES, check_output_path
     from ..views.gradcheck import render_gradcheck
 
     study = study_of(experiment, config_path)
-    if plot is not None:
-        check_output_path(plot, "--plot", FIGURE_SUFFIXES)
-    if csv is not None:
-        check_output_path(csv, "--csv")
+    check_run_outputs(study.config, config_path, plot=plot, csv=csv)
     result = run_gradcheck(study, random_points, seed=study.config.seed, eps=fd_step,
                            atol=atol, rtol=rtol)
     if plot is not None:

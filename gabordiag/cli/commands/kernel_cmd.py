@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 from ..app import app
-from ..common import study_of, write_figure
+from ..common import check_run_outputs, study_of, write_figure
 from ..options import json_flag, plot_option, with_experiment_options
 from ..render import print_json
 
@@ -25,12 +25,10 @@ def kernel_command(
     --kernel (and --derivative), yours.
     """
     from ...analysis.kernels import run_kernels
-    from ...io import FIGURE_SUFFIXES, check_output_path
     from ..views.kernel import render_kernels
 
     study = study_of(experiment, config_path)
-    if plot is not None:
-        check_output_path(plot, "--plot", FIGURE_SUFFIXES)
+    check_run_outputs(study.config, config_path, plot=plot)
     result = run_kernels(study)
     if plot is not None:
         from ...viz.figures import kernels_plot

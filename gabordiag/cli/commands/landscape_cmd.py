@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..app import app
-from ..common import study_of, write_figure, write_table
+from ..common import check_run_outputs, study_of, write_figure, write_table
 from ..options import csv_option, json_flag, plot_option, with_experiment_options
 from ..render import print_json
 
@@ -52,7 +52,7 @@ def landscape_command(
     from ...analysis.landscape import run_landscape
     from ...config import values as v
     from ...config.model import option_value
-    from ...io import FIGURE_SUFFIXES, check_output_path
+    from ...errors import ConfigError
     from ..views.landscape import render_landscape
 
     name = option_value("--param", v.parameter_name, param) if param is not None else "theta"
@@ -63,13 +63,22 @@ def landscape_command(
                  if span2 is not None else None)
     n_points = (option_value("--points", v.integer(8, 10**9), points)
                 if points is not None else None)
+    if span2 is not None and name2 is None:
+        raise ConfigError("--range2: the interval of --param2 has no effect without "
+                          "--param2; add --param2 NAME, or use --range for --param")
     study = study_of(experiment, config_path)
-    if plot is not None:
-        check_output_path(plot, "--plot", FIGURE_SUFFIXES)
-    if csv is not None:
-        check_output_path(csv, "--csv")
+    if trajectory:  # it draws the run on the figure: nothing to draw on, or nothing drawn
+        varied = [n for n in (name, name2) if n is not None]
+        if plot is None:
+            raise ConfigError("--trajectory: draws the run on the figure and has no effect "
+                              "without --plot FILE")
+        if not set(varied) & set(study.config.learn):
+            raise ConfigError(f"--trajectory: the run learns {','.join(study.config.learn)}, "
+                              f"which the landscape over {' and '.join(varied)} does not show; "
+                              "it would draw nothing; vary a learned parameter or drop it")
+    check_run_outputs(study.config, config_path, plot=plot, csv=csv)
     result = run_landscape(study, name, name2, low_high, low_high2, n_points,
-                           trajectory=trajectory and plot is not None)
+                           trajectory=trajectory)
     if plot is not None:
         from ...viz.figures import landscape_plot
 

@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 from ..app import app
-from ..common import progress_bar, study_of, write_figure, write_table
+from ..common import check_run_outputs, progress_bar, study_of, write_figure, write_table
 from ..options import csv_option, json_flag, plot_option, with_experiment_options
 from ..render import print_json
 
@@ -28,14 +28,10 @@ def recover_command(
     --lr 3e-4
     """
     from ...analysis.recover import recover
-    from ...io import FIGURE_SUFFIXES, check_output_path
     from ..views.recover import render_recover
 
     study = study_of(experiment, config_path)
-    if plot is not None:
-        check_output_path(plot, "--plot", FIGURE_SUFFIXES)
-    if csv is not None:
-        check_output_path(csv, "--csv")
+    check_run_outputs(study.config, config_path, plot=plot, csv=csv)
     with progress_bar(study.config.steps, "descent", enabled=not json_output) as advance:
         result = recover(study, progress=advance)
     if plot is not None:

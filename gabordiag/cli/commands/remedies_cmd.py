@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..app import app
-from ..common import progress_bar, study_of, write_figure, write_table
+from ..common import check_run_outputs, progress_bar, study_of, write_figure, write_table
 from ..options import csv_option, json_flag, plot_option, with_experiment_options
 from ..render import print_json
 
@@ -30,14 +30,10 @@ def remedies_command(
     unit-vector (doubled-angle) parametrisation and coarse-to-fine, each measured.
     """
     from ...analysis.remedies import run_remedies
-    from ...io import FIGURE_SUFFIXES, check_output_path
     from ..views.remedies import render_remedies
 
     study = study_of(experiment, config_path)
-    if plot is not None:
-        check_output_path(plot, "--plot", FIGURE_SUFFIXES)
-    if csv is not None:
-        check_output_path(csv, "--csv")
+    check_run_outputs(study.config, config_path, plot=plot, csv=csv)
     with progress_bar(9, "remedies", enabled=not json_output, min_total=1) as advance:
         result = run_remedies(study, starts, progress=advance)
     if plot is not None:

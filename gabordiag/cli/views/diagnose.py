@@ -8,10 +8,14 @@ from rich.panel import Panel
 
 from ...analysis.diagnose import Diagnosis
 from ...analysis.study import Study
-from ...io import make_directory, write_bytes_atomic, write_text_atomic
+from ...io import atomic_directory
 from ..render import out_console
 
-__all__ = ["render_diagnosis", "write_report"]
+__all__ = ["REPORT_FILES", "render_diagnosis", "write_report"]
+
+#: The files ``--report DIR`` writes (the figures are those of gabordiag.viz.report).
+REPORT_FIGURES = ("landscape", "trajectory", "basins", "remedies", "kernels", "gradcheck")
+REPORT_FILES = ("report.md", "report.html", *(f"{name}.png" for name in REPORT_FIGURES))
 
 _STYLE = {"high": "bold red", "medium": "yellow", "info": "dim"}
 
@@ -36,7 +40,8 @@ def render_diagnosis(d: Diagnosis) -> None:
 
 def write_report(d: Diagnosis, directory: Path, study: Study | None = None,
                  command: str = "gabordiag diagnose") -> None:
-    """report.md, its PNG figures and a self-contained report.html, each atomically.
+    """report.md, its PNG figures and a self-contained report.html, all at once: made in
+    a temporary directory beside ``directory`` and moved in when every file is written.
 
     With the ``study``, the kernels and the gradcheck's mismatch maps are drawn too."""
     from datetime import datetime
@@ -51,11 +56,10 @@ def write_report(d: Diagnosis, directory: Path, study: Study | None = None,
     figures = report_figures(d, kernels, maps)
     info = ReportInfo(command=command,
                       date=datetime.now(UTC).isoformat(timespec="seconds"))
-    make_directory(directory)
-    names = {}
-    for name, png in figures.items():
-        path = directory / f"{name}.png"
-        write_bytes_atomic(path, png)
-        names[name] = path.name
-    write_text_atomic(directory / "report.md", markdown_report(d, names, info))
-    write_text_atomic(directory / "report.html", html_report(d, figures, info))
+    markdown = markdown_report(d, {name: f"{name}.png" for name in figures}, info)
+    page = html_report(d, figures, info)
+    with atomic_directory(directory) as staging:  # the report appears whole or not at all
+        for name, png in figures.items():
+            (staging / f"{name}.png").write_bytes(png)
+        (staging / "report.md").write_text(markdown, encoding="utf-8")
+        (staging / "report.html").write_text(page, encoding="utf-8")
