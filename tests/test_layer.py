@@ -343,6 +343,43 @@ def test_cli_errors_are_one_line(args: list[str], names: list[str]) -> None:
     assert_usage_error(invoke("layer", *args), *names)
 
 
+@pytest.mark.slow
+def test_steps_beyond_the_time_limit_are_refused_before_the_run() -> None:
+    result = invoke("layer", spec("correct", "make"), "--steps", "1000000")
+    message = assert_usage_error(result, "--steps", "through your layer", "10 minutes")
+    assert "minutes" in message.split("would take about")[1].split("here")[0]
+
+
+def test_a_factory_that_exits_is_one_line() -> None:
+    assert_usage_error(invoke("layer", spec("broken", "exits")), "SPEC", "sys.exit(3)")
+
+
+def test_a_layer_that_prints_leaves_json_alone() -> None:
+    result = invoke("layer", spec("broken", "chatty"), "--size", "16", "--steps", "5",
+                    "--json")
+    assert result.code == 0, result.describe()
+    assert result.json()["param"] == "theta"  # stdout is one JSON object
+    assert "building the layer" in result.err
+    assert "forward (1, 1, 16, 16)" in result.err
+
+
+@pytest.mark.parametrize("option", ["--plot", "--report"])
+def test_no_output_over_the_layers_file(tmp_path: Path, option: str) -> None:
+    code = tmp_path / "mylayer.py"
+    code.write_text((LAYERS / "correct.py").read_text())
+    before = code.read_bytes()
+    if option == "--plot":  # a figure path that is the layer's code, through a link
+        target = tmp_path / "figure.png"
+        target.symlink_to(code)
+    else:  # a report file that is the layer's code, through a link
+        target = tmp_path / "rep"
+        target.mkdir()
+        (target / "report.md").symlink_to(code)
+    result = invoke("layer", f"{code}:make_small", option, target)
+    assert_usage_error(result, option, "SPEC")
+    assert code.read_bytes() == before
+
+
 # -- the full-size layers, as the README runs them (slow) -------------------------------------
 
 EXPECTED = {"correct": set(), "data_write": {"graph-cut", "overwritten-parameter", "recovery"},

@@ -252,6 +252,15 @@ def gradcheck_cost(study: Study, n_random: int) -> Cost:
                  f"{points} points x {len(problem.learn)} gradient(s) on the direct engine")
 
 
+def layer_cost(evaluation_seconds: float, steps: int, landscape_points: int) -> Cost:
+    """``gabordiag layer``'s recovery through the user's own forward: ``steps`` loss and
+    gradient evaluations of the layer, then its landscape (``landscape_points`` of them
+    and the refinement of its minima), each costing ``evaluation_seconds`` (measured)."""
+    return (_part(steps * evaluation_seconds, f"{steps:,} steps through your layer")
+            + _part((landscape_points + REFINE_CALLS) * evaluation_seconds,
+                    "the landscape through your layer"))
+
+
 def diagnose_cost(study: Study, starts: int) -> Cost:
     """``diagnose``: gradcheck, the landscape, the run, a basins sweep and the remedies,
     and the figures."""

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from ..config.model import Config
     from ..io import Output
 
-__all__ = ["check_run_outputs", "progress_bar", "run_inputs", "study_of", "write_figure",
+__all__ = ["check_report", "check_run_outputs", "progress_bar", "run_inputs", "study_of",
+           "write_figure",
            "write_table"]
 
 
@@ -65,9 +66,11 @@ def run_inputs(config: Config, config_path: Optional[Path]) -> list[tuple[str, P
 
 def check_run_outputs(config: Config, config_path: Optional[Path], *,
                       plot: Optional[Path] = None, csv: Optional[Path] = None,
-                      others: tuple[Output, ...] = ()) -> None:
+                      others: tuple[Output, ...] = (),
+                      extra_inputs: tuple[tuple[str, Path], ...] = ()) -> None:
     """Check a run's output files before any work (writable, not a device or pipe, not
-    an input of the run, no two the same); errors name the options."""
+    an input of the run or one of ``extra_inputs``, no two the same); errors name the
+    options."""
     from ..io import FIGURE_SUFFIXES, Output, check_outputs
 
     outputs = [*others]
@@ -75,7 +78,17 @@ def check_run_outputs(config: Config, config_path: Optional[Path], *,
         outputs.append(Output("--plot", plot, FIGURE_SUFFIXES))
     if csv is not None:
         outputs.append(Output("--csv", csv))
-    check_outputs(outputs, run_inputs(config, config_path))
+    check_outputs(outputs, [*run_inputs(config, config_path), *extra_inputs])
+
+
+def check_report(report: Path, names: tuple[str, ...], inputs: list[tuple[str, Path]],
+                 plot: Optional[Path] = None) -> None:
+    """Check every file ``--report DIR`` will hold (``names``) before any work: not an
+    input of the run, not the ``--plot`` file, not a device."""
+    from ..io import FIGURE_SUFFIXES, Output, check_report_directory
+
+    outputs = [Output("--plot", plot, FIGURE_SUFFIXES)] if plot is not None else []
+    check_report_directory(report, "--report", names, inputs, outputs)
 
 
 @contextlib.contextmanager

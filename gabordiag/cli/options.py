@@ -272,12 +272,13 @@ def with_experiment_options(func: Callable[..., Any] | None = None, *,
     extra = [inspect.Parameter(field_name(key), inspect.Parameter.KEYWORD_ONLY,
                                default=None, annotation=annotation)
              for key, annotation in annotations.items()]
-    extra.append(inspect.Parameter("allow_code", inspect.Parameter.KEYWORD_ONLY,
-                                   default=False, annotation=ALLOW_CODE))
+    if "config" in options:  # code named in a config file runs only when allowed
+        extra.append(inspect.Parameter("allow_code", inspect.Parameter.KEYWORD_ONLY,
+                                       default=False, annotation=ALLOW_CODE))
 
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> Any:
-        remember_allow_code(kwargs.pop("allow_code"))
+        remember_allow_code(kwargs.pop("allow_code", False))
         values = {key: kwargs.pop(field_name(key)) for key in options}
         config_path = values.pop("config", None)
         if values.get("learn") is not None:

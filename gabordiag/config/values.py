@@ -14,13 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from .choices import FILE_SUFFIXES, PARAM_NAMES, SYNTHETIC
 from .paths import not_a_regular_file
 
 __all__ = ["GAMMA", "LAMBDA", "MAX_ANGLE", "SIGMA", "angle_warning", "boolean", "callable_spec",
-           "choice",
-           "image_source", "integer", "learned_names", "log_range", "pair_of_unit_numbers",
-           "parameter_name", "parameter_range", "parse_angle", "real"]
+           "channel_pair", "choice", "image_source", "integer", "learned_names", "log_range",
+           "pair_of_unit_numbers", "parameter_name", "parameter_range", "parse_angle", "real"]
 
 _NUMBER = r"(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _PI_FORM = re.compile(
@@ -172,6 +172,19 @@ def boolean(value: Any) -> bool:
     if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
         return value.strip().lower() in ("true", "1", "yes")
     raise ValueError("true or false")
+
+
+def channel_pair(text: str) -> tuple[int, int]:
+    """``--channel OUT,IN``: one filter of a layer, as two integers >= 0.
+
+    >>> channel_pair("0,2")
+    (0, 2)
+    """
+    parts = text.split(",")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise ConfigError(f"--channel: invalid value {text!r}; expected OUT,IN (two "
+                          "integers >= 0, e.g. 0,0)")
+    return int(parts[0]), int(parts[1])
 
 
 def image_source(value: Any) -> str:

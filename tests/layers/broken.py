@@ -41,3 +41,28 @@ class _ThreeChannels(nn.Module):
 
 def bad_input() -> nn.Module:
     return _ThreeChannels()
+
+
+def exits() -> nn.Module:
+    raise SystemExit(3)
+
+
+class _Chatty(nn.Module):
+    """A correct 3x3 Gabor-ish layer that prints on every forward (a debugging leftover)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.theta = nn.Parameter(torch.tensor(0.3))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        print("forward", tuple(image.shape))
+        c = torch.arange(-2, 3, dtype=image.dtype)
+        y, x = torch.meshgrid(c, c, indexing="ij")
+        xr = x * torch.cos(self.theta) + y * torch.sin(self.theta)
+        kernel = torch.exp(-(x**2 + y**2) / 4) * torch.cos(2 * torch.pi * xr / 3)
+        return torch.nn.functional.conv2d(image, kernel[None, None])
+
+
+def chatty() -> nn.Module:
+    print("building the layer")
+    return _Chatty()

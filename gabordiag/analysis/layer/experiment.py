@@ -15,6 +15,7 @@ any engine. Its problem's kernel is the layer's effective kernel of the chosen f
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -32,6 +33,7 @@ from ...descent.explain import classify
 from ...descent.runner import Trajectory, run_descent
 from ...descent.verdicts import Verdict
 from ...errors import GabordiagError
+from ..cost import layer_cost, refuse
 from ..landscape import theta_landscape
 from ..recover import recover
 from ..study import Study
@@ -302,6 +304,10 @@ def run_layer_recovery(engine: LayerEngine, config: Config, target_fit: GaborFit
     """Descend from ``config.theta0`` to the layer's output at ``config.target_theta``,
     judge the run, sample the landscape, and run the reference beside it."""
     start = np.array([config.theta0])
+    began = time.perf_counter()
+    engine.loss_and_grad(start[None, :])
+    refuse(layer_cost(time.perf_counter() - began, config.steps, LANDSCAPE_POINTS), "--steps",
+           "lower --steps or --size (each step runs your layer's forward and backward)")
     trajectory = run_descent(engine, config.optimizer_settings, start, config.steps)
     verdict = classify(trajectory, engine)
     landscape = layer_landscape(engine)

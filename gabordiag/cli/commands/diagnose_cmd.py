@@ -6,7 +6,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..app import app
-from ..common import check_run_outputs, study_of, write_figure
+from ..common import check_report, check_run_outputs, run_inputs, study_of, write_figure
 from ..options import json_flag, plot_option, with_experiment_options
 from ..render import err_console, out_console, print_json
 
@@ -46,13 +46,9 @@ def diagnose_command(
     study = study_of(experiment, config_path)
     check_run_outputs(study.config, config_path, plot=plot)
     if report is not None:  # every file of the report, before any work
-        from ...io import FIGURE_SUFFIXES, Output, check_report_directory
-        from ..common import run_inputs
         from ..views.diagnose import REPORT_FILES
 
-        outputs = [Output("--plot", plot, FIGURE_SUFFIXES)] if plot is not None else []
-        check_report_directory(report, "--report", REPORT_FILES,
-                               run_inputs(study.config, config_path), outputs)
+        check_report(report, REPORT_FILES, run_inputs(study.config, config_path), plot)
     status = None
     if not json_output and err_console.is_terminal:
         status = err_console.status("diagnosing")

@@ -1,12 +1,14 @@
 """``gabordiag layer SPEC``: diagnose your own PyTorch Gabor layer (imports and runs it)."""
 
+import contextlib
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
 from ..app import app
-from ..common import write_figure
+from ..common import check_report, check_run_outputs, run_inputs, write_figure
 from ..options import json_flag, plot_option, with_experiment_options
 from ..render import err_console, out_console, print_json, print_warning
 
@@ -15,18 +17,6 @@ LAYER_OPTIONS = ("image", "seed", "standardize", "target-theta", "theta0", "loss
                  "optimizer", "lr", "momentum", "dampening", "nesterov", "betas", "alpha",
                  "eps", "steps")
 _PANEL = "Your layer"
-
-
-def _channel(text: Optional[str]) -> Optional[tuple[int, int]]:
-    if text is None:
-        return None
-    from ...errors import ConfigError
-
-    parts = text.split(",")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise ConfigError(f"--channel: invalid value {text!r}; expected OUT,IN (two "
-                          "integers >= 0, e.g. 0,0)")
-    return int(parts[0]), int(parts[1])
 
 
 @app.command("layer")
@@ -65,9 +55,11 @@ def layer_command(
     import shlex
 
     from ...analysis.layer import diagnose_layer, require_torch
+    from ...config.paths import code_file
     from ...config.resolve import resolve_config
+    from ...config.values import channel_pair
     from ...errors import ConfigError
-    from ...io import FIGURE_SUFFIXES, check_output_path
+    from ..views.layer import REPORT_FILES
 
     require_torch()
     # the layer's kernel size is known only once it runs: the size is checked against it
@@ -75,18 +67,25 @@ def layer_command(
     config, source = resolve_config({**experiment, "size": size, "boundary": "same"})
     for warning in source.warnings:
         print_warning(warning)
-    where = _channel(channel)
-    if plot is not None:
-        check_output_path(plot, "--plot", FIGURE_SUFFIXES)
-    if report is not None and report.exists() and not report.is_dir():
-        raise ConfigError(f"--report: {report} exists and is not a directory")
+    where = None if channel is None else channel_pair(channel)
+    code = code_file(spec)  # the layer's own file: no output may replace it
+    inputs = [*run_inputs(config, None), *((("SPEC", code),) if code is not None else ())]
+    check_run_outputs(config, None, plot=plot, extra_inputs=tuple(inputs))
+    if report is not None:
+        check_report(report, REPORT_FILES, inputs, plot)
     status = None
     if not json_output and err_console.is_terminal:
         status = err_console.status("gabordiag layer")
         status.start()
     try:
-        result = diagnose_layer(spec, config, param, where, progress=None if status is None
-                                else lambda stage: status.update(f"gabordiag layer: {stage}"))
+        # the analysis never prints: what reaches stdout meanwhile is the layer's own
+        # printing, which must not mix with ours (--json)
+        with contextlib.redirect_stdout(sys.stderr):
+            result = diagnose_layer(spec, config, param, where, progress=None
+                                    if status is None else
+                                    lambda stage: status.update(f"gabordiag layer: {stage}"))
+    except SystemExit as exc:  # nothing of ours exits inside the analysis
+        raise ConfigError(f"SPEC: your code called sys.exit({exc.code!r})") from None
     finally:
         if status is not None:
             status.stop()

@@ -12,11 +12,14 @@ from rich.panel import Panel
 from rich.table import Table
 
 from ...analysis.layer.result import LayerDiagnosis
-from ...io import make_directory, write_bytes_atomic, write_text_atomic
+from ...io import atomic_directory
 from ..render import out_console
 from .recover import VERDICT_STYLE
 
-__all__ = ["render_layer", "write_layer_report"]
+__all__ = ["REPORT_FILES", "render_layer", "write_layer_report"]
+
+#: the files ``--report DIR`` writes (checked before any work)
+REPORT_FILES = ("report.md", "report.html", "layer.png")
 
 _STYLE = {"high": "bold red", "medium": "yellow", "info": "dim"}
 
@@ -141,7 +144,8 @@ def write_layer_report(d: LayerDiagnosis, directory: Path, command: str) -> None
 
     png = png_bytes(layer_figure(d))
     info = LayerReportInfo(command=command, date=datetime.now(UTC).isoformat(timespec="seconds"))
-    make_directory(directory)
-    write_bytes_atomic(directory / "layer.png", png)
-    write_text_atomic(directory / "report.md", layer_markdown(d, "layer.png", info))
-    write_text_atomic(directory / "report.html", layer_html(d, png, info))
+    markdown, page = layer_markdown(d, "layer.png", info), layer_html(d, png, info)
+    with atomic_directory(directory) as staging:  # the report appears whole or not at all
+        (staging / "layer.png").write_bytes(png)
+        (staging / "report.md").write_text(markdown, encoding="utf-8")
+        (staging / "report.html").write_text(page, encoding="utf-8")
