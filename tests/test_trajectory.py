@@ -468,3 +468,41 @@ def test_steps_to_settle_batch_is_run_by_run():
         far = np.flatnonzero(np.abs(column - column[-1]) >= 1e-3)
         assert batch[b] == (far[-1] + 1 if len(far) else 0)
         assert steps_to_settle(column, tol=1e-3) == batch[b]
+
+
+# -- a batch at a fixed point is filled in, bit for bit ------------------------------------
+
+class _Counting:
+    """An engine that counts its evaluations."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.problem, self.name, self.calls = engine, engine.problem, engine.name, 0
+
+    def loss_and_grad(self, values):
+        self.calls += 1
+        return self.engine.loss_and_grad(values)
+
+
+@pytest.mark.parametrize(("loss", "lr", "momentum"), [
+    ("mse", 2e-3, 0.0),    # every run settles to the bit: the rest is filled in
+    ("rmse", 3e-3, 0.0),   # never settles: every step is evaluated
+    ("mse", 2e-3, 0.5),    # momentum keeps state: every step is evaluated
+])
+def test_steps_after_a_fixed_point_are_filled_in_bit_for_bit(monkeypatch, loss, lr, momentum):
+    from gabordiag.descent.optim import SGD
+
+    config, _ = resolve_config({**SMALL, "loss": loss})
+    starts = TARGET - math.pi / 2 + math.pi * (np.arange(40) + 0.25) / 40
+    engine = _Counting(Study(config).engine())
+    fast = run_descents(engine, sgd(lr, momentum=momentum), starts[:, None], 400)
+    fast_calls = engine.calls
+    monkeypatch.setattr(SGD, "memoryless", property(lambda self: False))
+    engine.calls = 0
+    every = run_descents(engine, sgd(lr, momentum=momentum), starts[:, None], 400)
+    assert engine.calls == 401
+    for name in ("params", "loss", "grads", "stopped_at"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(every, name), err_msg=name)
+    if loss == "mse" and momentum == 0:
+        assert fast_calls < 200
+    else:
+        assert fast_calls == 401

@@ -30,6 +30,7 @@ Array = NDArray[np.float64]
 # target's is the target's kernel (parameters within PARAM_ATOL: the target itself).
 KERNEL_RTOL = 1e-3
 PARAM_ATOL = 1e-3
+_BLOCK_ELEMENTS = 2**16  # kernel entries per block of a batched kernel comparison
 
 
 def pad_image(image: Array, ksize: int, boundary: str) -> Array:
@@ -141,11 +142,17 @@ class Problem:
 
     def kernel_errors(self, values: ArrayLike) -> Array:
         """``|K(values) - K*| / |K*|`` for a batch of value vectors ``(B, n)``."""
-        kernels, _ = self.effective_kernels(np.asarray(values, dtype=np.float64),
-                                            derivatives=False)
-        target = self.target_kernel()
-        diff = kernels.reshape(len(kernels), -1) - target.reshape(-1)
-        return np.linalg.norm(diff, axis=1) / np.linalg.norm(target)
+        batch = np.atleast_2d(np.asarray(values, dtype=np.float64))
+        target = self.target_kernel().reshape(-1)
+        scale = np.linalg.norm(target)
+        out = np.empty(len(batch))
+        # blocks of kernels whose temporaries stay in the cache (the same bits)
+        block = max(1, _BLOCK_ELEMENTS // target.size)
+        for first in range(0, len(batch), block):
+            kernels, _ = self.effective_kernels(batch[first:first + block], derivatives=False)
+            diff = kernels.reshape(len(kernels), -1) - target
+            out[first:first + block] = np.linalg.norm(diff, axis=1) / scale
+        return out
 
     def gives_target_kernel(self, values: ArrayLike) -> NDArray[np.bool_]:
         """Whether each value vector gives the target's kernel (to :data:`KERNEL_RTOL`)."""

@@ -192,6 +192,11 @@ def run_descents(engine: Engine, settings: OptimizerSettings, starts: Array, ste
 
     A run stops (and is frozen) at the first non-finite loss, gradient or value, or
     when a value leaves ``[-BOUND, BOUND]``.
+
+    When an update leaves every run exactly where it was (the same bits) and the
+    optimizer keeps no state (SGD without momentum, no schedule), every later update
+    would too: the remaining steps are filled in without evaluating them. The result
+    is the same, bit for bit.
     """
     param = parametrisation or Identity()
     optimizer = make_optimizer(settings)
@@ -200,11 +205,13 @@ def run_descents(engine: Engine, settings: OptimizerSettings, starts: Array, ste
     x = param.inner(values)
     placeholder = param.inner(np.zeros_like(values))  # finite stand-in for stopped runs
     rates = settings.lr if lr is None else lr
-    params = np.full((steps + 1, batch, n), np.nan)
-    loss = np.full((steps + 1, batch), np.nan)
-    grads = np.full((steps + 1, batch, n), np.nan)
+    memoryless = schedule is None and optimizer.memoryless
+    params = np.empty((steps + 1, batch, n))
+    loss = np.empty((steps + 1, batch))
+    grads = np.empty((steps + 1, batch, n))
     stopped = np.full(batch, -1, dtype=np.int64)
     alive = np.ones(batch, dtype=bool)
+    last = steps
     with np.errstate(all="ignore"):
         for t in range(steps + 1):
             value, grad = engine.loss_and_grad(values)
@@ -217,11 +224,20 @@ def run_descents(engine: Engine, settings: OptimizerSettings, starts: Array, ste
                 stopped[bad] = t
                 alive &= ~bad
             if t == steps or not alive.any():
+                last = t
                 break
             rate = rates if schedule is None else np.asarray(rates) * schedule(t)
             if alive.all():
-                x = param.project(optimizer.step(x, param.gradient(x, grad), rate))
-                values = param.values(x, values)
+                moved = param.project(optimizer.step(x, param.gradient(x, grad), rate))
+                new_values = param.values(moved, values)
+                if memoryless and np.array_equal(moved, x) and np.array_equal(new_values,
+                                                                              values):
+                    # a fixed point of every run, to the bit: so is every later step
+                    params[t + 1:], loss[t + 1:], grads[t + 1:] = values, value, grad
+                    if progress is not None:
+                        progress(steps)
+                    break
+                x, values = moved, new_values
             else:  # stopped runs keep stepping on finite placeholders; not read
                 live = alive[:, None]
                 inner_grad = param.gradient(x, np.where(live, grad, 0.0))
@@ -230,6 +246,8 @@ def run_descents(engine: Engine, settings: OptimizerSettings, starts: Array, ste
                 values = param.values(x, np.where(live, values, 0.0))
             if progress is not None:
                 progress(t + 1)
+    if last < steps:  # every run stopped: nothing after that step is part of a run
+        params[last + 1:], loss[last + 1:], grads[last + 1:] = np.nan, np.nan, np.nan
     return Descents(engine.problem.learn, params, loss, grads, stopped)
 
 
