@@ -143,16 +143,19 @@ class Problem:
     def kernel_errors(self, values: ArrayLike) -> Array:
         """``|K(values) - K*| / |K*|`` for a batch of value vectors ``(B, n)``."""
         batch = np.atleast_2d(np.asarray(values, dtype=np.float64))
+        # each distinct vector once (runs that converged share their last values, to
+        # the bit), in blocks of kernels whose temporaries stay in the cache
+        distinct, inverse = np.unique(batch, axis=0, return_inverse=True)
         target = self.target_kernel().reshape(-1)
         scale = np.linalg.norm(target)
-        out = np.empty(len(batch))
-        # blocks of kernels whose temporaries stay in the cache (the same bits)
+        out = np.empty(len(distinct))
         block = max(1, _BLOCK_ELEMENTS // target.size)
-        for first in range(0, len(batch), block):
-            kernels, _ = self.effective_kernels(batch[first:first + block], derivatives=False)
+        for first in range(0, len(distinct), block):
+            kernels, _ = self.effective_kernels(distinct[first:first + block],
+                                                derivatives=False)
             diff = kernels.reshape(len(kernels), -1) - target
             out[first:first + block] = np.linalg.norm(diff, axis=1) / scale
-        return out
+        return out[inverse.reshape(-1)]
 
     def gives_target_kernel(self, values: ArrayLike) -> NDArray[np.bool_]:
         """Whether each value vector gives the target's kernel (to :data:`KERNEL_RTOL`)."""

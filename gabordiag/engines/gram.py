@@ -12,7 +12,7 @@ out, with the corners added back. :func:`gram_matrix_patches` is the plain
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["gram_matrix", "gram_matrix_patches"]
@@ -107,15 +107,17 @@ def gram_matrix(padded: ArrayLike, ksize: int) -> Array:
     image = _check_image(padded, ksize)
     m = ksize - 1
     full = _autocorrelation(image, m)
-    top, bottom = _row_strips(image, m)
-    left, right = (s.transpose(1, 0, 2) for s in _row_strips(image.T, m))
+    # [du + m, dv + m, t]: the excluded top (bottom) rows, for the row lags du >= 0 only
+    top, bottom = _row_strips(image, m, np.arange(0, m + 1))
+    # [dv + m, du + m, t]: the excluded left (right) columns, every lag
+    left, right = _row_strips(image.T, m, np.arange(-m, m + 1))
 
     # G is symmetric: the blocks with u2 >= u1 (row lags du >= 0) are built, the
     # diagonal blocks (du = 0) at half weight, and G = upper + upper^T.
     g4 = np.zeros((ksize, ksize, ksize, ksize))  # [u1, v1, u2, v2]
-    v1 = np.arange(ksize)[None, :, None]
-    v2 = np.arange(ksize)[None, None, :]
-    dv = v2 - v1 + m
+    v1 = np.arange(ksize)[:, None]
+    v2 = np.arange(ksize)[None, :]
+    dv = v2 - v1 + m  # [v1, v2]: the column lag, + m
     near_v, far_v = np.minimum(v1, v2), m - np.maximum(v1, v2)
     # Row lags in groups whose corner tables fit in _BLOCK_BYTES: all at once for the
     # usual kernel sizes, a few at a time for the largest.
@@ -124,20 +126,41 @@ def gram_matrix(padded: ArrayLike, ksize: int) -> Array:
         lags = np.arange(first, min(first + group, m + 1))
         corner = _corners(image, lags, m)
         for j, du in enumerate(lags.tolist()):
-            u1 = np.arange(ksize - du)[:, None, None]
-            u2 = u1 + du
-            near_u, far_u = u1, m - u2
+            rows = ksize - du  # u1 = 0 .. rows - 1, u2 = u1 + du
             lag = du + m
+            # [u1, v1, v2] terms as views (Toeplitz in v1, v2 and sliced in u1) or
+            # small gathers over (v1, v2); the same values, added in the same order
             block = (full[lag, dv]
-                     - top[lag, dv, near_u] - bottom[lag, dv, far_u]
-                     - left[lag, dv, near_v] - right[lag, dv, far_v]
-                     + corner["top", "left"][j, dv, near_u, near_v]
-                     + corner["top", "right"][j, dv, near_u, far_v]
-                     + corner["bottom", "left"][j, dv, far_u, near_v]
-                     + corner["bottom", "right"][j, dv, far_u, far_v])
-            g4[u1, v1, u2, v2] = 0.5 * block if du == 0 else block
+                     - _toeplitz(top[du], ksize)[:rows]
+                     - _toeplitz(bottom[du], ksize)[m - du::-1]
+                     - left[:, lag][dv, near_v] - right[:, lag][dv, far_v]
+                     + _by_columns(corner["top", "left"][j], dv, near_v)[:rows]
+                     + _by_columns(corner["top", "right"][j], dv, far_v)[:rows]
+                     + _by_columns(corner["bottom", "left"][j], dv, near_v)[m - du::-1]
+                     + _by_columns(corner["bottom", "right"][j], dv, far_v)[m - du::-1])
+            _diagonal(g4, du)[...] = 0.5 * block if du == 0 else block
     upper = g4.reshape(ksize * ksize, ksize * ksize)
     return upper + upper.T
+
+
+def _toeplitz(table: Array, ksize: int) -> Array:
+    """``out[t, v1, v2] = table[v2 - v1 + m, t]`` for a table ``[dv + m, t]`` (a view)."""
+    m = ksize - 1
+    windows = sliding_window_view(table, ksize, axis=0)  # [s, t, c] = table[s + c, t]
+    return windows[m::-1].transpose(1, 0, 2)  # [t, v1, v2] = table[m - v1 + v2, t]
+
+
+def _by_columns(table: Array, dv: IntArray, index: IntArray) -> Array:
+    """``out[t, v1, v2] = table[dv[v1, v2], t, index[v1, v2]]`` for ``[dv, t, l]``."""
+    return table[dv, :, index].transpose(2, 0, 1)
+
+
+def _diagonal(g4: Array, du: int) -> Array:
+    """The writable view ``[u1, v1, v2]`` of ``g4[u1, v1, u1 + du, v2]``."""
+    s0, s1, s2, s3 = g4.strides
+    k = g4.shape[0]
+    return as_strided(g4[:, :, du:, :], shape=(k - du, k, k), strides=(s0 + s2, s1, s3),
+                      writeable=True)
 
 
 def _fast_len(n: int) -> int:
@@ -165,16 +188,17 @@ def _autocorrelation(image: Array, m: int) -> Array:
     return corr[np.ix_(lags % shape[0], lags % shape[1])]
 
 
-def _excluded_rows(length: int, m: int, side: str) -> tuple[IntArray, BoolArray]:
+def _excluded_rows(length: int, m: int, side: str, lags: IntArray
+                   ) -> tuple[IntArray, BoolArray]:
     """Rows ``i`` of the strips a shifted window leaves out, and a validity mask.
 
     For a lag ``d`` the products ``x[i] x[i + d]`` exist for ``i`` in
     ``[max(0, -d), min(L, L - d))``. A window leaves out a prefix (``top``) or a
     suffix (``bottom``) of that range of fewer than ``m + 1`` rows; entry
-    ``[d + m, s]`` is the ``s``-th row from that end. Rows past the other end of the
-    range (short images) are clipped and masked out.
+    ``[j, s]`` is the ``s``-th row from that end for the lag ``lags[j]``. Rows past the
+    other end of the range (short images) are clipped and masked out.
     """
-    d = np.arange(-m, m + 1)[:, None]
+    d = lags[:, None]
     s = np.arange(m)[None, :]
     if side == "top":
         rows = np.maximum(0, -d) + s
@@ -197,28 +221,38 @@ def _prefix(values: Array, axes: tuple[int, ...]) -> Array:
     return out
 
 
-def _row_strips(image: Array, m: int) -> tuple[Array, Array]:
+def _row_strips(image: Array, m: int, row_lags: IntArray) -> tuple[Array, Array]:
     """Prefix sums over the excluded top and bottom rows of full-width products.
 
-    Returns ``top`` and ``bottom``, each ``(2m + 1, 2m + 1, m + 1)``: entry
-    ``[du + m, dv + m, t]`` is the sum over the first (last) ``t`` rows of the lag's
-    row range of ``sum_j x[i, j] x[i + du, j + dv]`` (all columns where both exist),
-    each row pair correlated by FFT for all ``dv`` at once.
+    Returns ``top`` and ``bottom``, each ``(len(row_lags), 2m + 1, m + 1)``: entry
+    ``[j, dv + m, t]`` is the sum over the first (last) ``t`` rows of the row range of
+    the lag ``du = row_lags[j]`` of ``sum_c x[i, c] x[i + du, c + dv]`` (all columns
+    where both exist), each row pair correlated by FFT for all ``dv`` at once. Only the
+    rows within ``2m`` of the top and the bottom take part.
     """
     height, width = image.shape
     n_fft = _fast_len(width + m)
-    spectra = np.fft.rfft(image, n=n_fft, axis=1)
-    lags = np.arange(-m, m + 1) % n_fft
+    if height > 4 * m:  # the rows of the strips and their partners, and no others
+        edge = np.concatenate([np.arange(2 * m), np.arange(height - 2 * m, height)])
+    else:
+        edge = np.arange(height)
+    where = np.zeros(height, dtype=np.intp)
+    where[edge] = np.arange(len(edge))
+    spectra = np.fft.rfft(image[edge], n=n_fft, axis=1)
+    columns = np.arange(-m, m + 1) % n_fft
+    # row lags in groups whose row-pair spectra fit in _BLOCK_BYTES
+    group = max(1, _BLOCK_BYTES // max(1, 32 * m * spectra.shape[1]))
     out = []
     for side in ("top", "bottom"):
-        rows, valid = _excluded_rows(height, m, side)
-        table = np.zeros((2 * m + 1, 2 * m + 1, m + 1))
-        for du in range(-m, m + 1):  # one lag at a time bounds the memory
-            r = rows[du + m]
-            partners = np.clip(r + du, 0, height - 1)
-            cross = np.fft.irfft(np.conj(spectra[r]) * spectra[partners], n=n_fft, axis=-1)
-            sums = cross[:, lags] * valid[du + m][:, None]  # [s, dv]
-            table[du + m] = _prefix(sums.T, axes=(1,))
+        rows, valid = _excluded_rows(height, m, side, row_lags)
+        partners = np.clip(rows + row_lags[:, None], 0, height - 1)
+        table = np.empty((len(row_lags), 2 * m + 1, m + 1))
+        for first in range(0, len(row_lags), group):
+            part = slice(first, first + group)
+            cross = np.fft.irfft(np.conj(spectra[where[rows[part]]])
+                                 * spectra[where[partners[part]]], n=n_fft, axis=-1)
+            sums = cross[:, :, columns] * valid[part][:, :, None]  # [j, s, dv]
+            table[part] = _prefix(sums.transpose(0, 2, 1), axes=(2,))
         out.append(table)
     return out[0], out[1]
 
@@ -254,7 +288,26 @@ def _top_left_corner(image: Array, lags: IntArray, m: int) -> Array:
     h, w = min(2 * m, image.shape[0]), min(2 * m, image.shape[1])
     block[:h, :w] = image[:h, :w]
     windows = sliding_window_view(block, (m, m))  # [a, b] = block[a:a+m, b:b+m]
-    dv = np.arange(-m, m + 1)
-    first = windows[np.maximum(0, -lags)[:, None], np.maximum(0, -dv)[None, :]]
-    second = windows[np.maximum(0, lags)[:, None], np.maximum(0, dv)[None, :]]
-    return _prefix(first * second, axes=(2, 3))
+    rows_first, rows_second = _rows(np.maximum(0, -lags)), _rows(np.maximum(0, lags))
+    out = np.zeros((len(lags), 2 * m + 1, m + 1, m + 1))
+    for c, dv in enumerate(range(-m, m + 1)):  # the products, written in place
+        np.multiply(windows[rows_first, max(0, -dv)], windows[rows_second, max(0, dv)],
+                    out=out[:, c, 1:, 1:])
+    for t in range(2, m + 1):  # prefix sums along rows, then columns (as cumsum adds)
+        out[:, :, t] += out[:, :, t - 1]
+    for t in range(2, m + 1):
+        out[:, :, :, t] += out[:, :, :, t - 1]
+    return out
+
+
+def _rows(index: IntArray) -> slice | IntArray:
+    """``index`` as a slice (a view instead of a copy): consecutive, or constant (one
+    row, broadcast)."""
+    if len(index) == 0:
+        return index
+    first = int(index[0])
+    if np.all(index == first):
+        return slice(first, first + 1)
+    if np.array_equal(index, np.arange(first, first + len(index))):
+        return slice(first, first + len(index))
+    return index
