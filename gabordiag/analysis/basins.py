@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,8 +18,10 @@ from ..descent.runner import Descents, run_descents
 from ..descent.verdicts import judge, steps_to_settle
 from ..engines.base import Engine
 from ..errors import ConfigError, LimitError
-from .landscape import Landscape, theta_landscape
 from .study import Study
+
+if TYPE_CHECKING:
+    from .landscape import Landscape
 
 __all__ = ["MAX_RUN_STEPS", "SCHEMA", "BasinCase", "BasinsResult", "Outcomes", "ViaOutcomes",
            "judge_runs", "run_basins", "start_grid", "sweep"]
@@ -235,5 +237,7 @@ def run_basins(study: Study, starts: int = 360, lrs: list[float] | None = None,
                                               judge_runs(descents, engine), final))
                 done += config.steps
     if with_landscape:
+        from .landscape import theta_landscape
+
         result.landscape = theta_landscape(study)
     return result

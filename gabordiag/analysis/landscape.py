@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..config.model import Config
-from ..descent.runner import Trajectory
 from ..engines.base import Engine
 from ..errors import ConfigError, LimitError
-from .landscape2d import Landscape2D, compute_landscape_2d
-from .recover import recover
 from .stability import Basin, Stability, StartPosition, situate, stability, target_basin
 from .stationary import StationaryPoint, find_stationary_points
 from .study import Study
+
+if TYPE_CHECKING:  # imported where they are needed: most landscapes draw no run
+    from ..descent.runner import Trajectory
+    from .landscape2d import Landscape2D
 
 __all__ = ["MAX_POINTS", "SCHEMA", "Landscape", "LandscapeResult", "compute_landscape",
            "run_landscape", "theta_landscape"]
@@ -232,11 +233,13 @@ def run_landscape(study: Study, param: str = "theta", param2: str | None = None,
                          "the stationary points are exact whatever the density, so fewer "
                          "points lose nothing but resolution of the plot")
     if param2 is not None:
+        from .landscape2d import compute_landscape_2d
+
         land2 = compute_landscape_2d(study, (param, param2), (span, span2),
                                      points or DEFAULT_POINTS_2D)
         name = study.engine(learn=(param, param2), evaluations=n_total).name
         learned = {param, param2} & set(study.config.learn)
-        run = recover(study).trajectory if trajectory and learned else None
+        run = _run_of(study) if trajectory and learned else None
         return LandscapeResult(study.config, name, study.kernel_description(name),
                                landscape_2d=land2, trajectory=run)
     if span is None and param == "theta":
@@ -245,8 +248,13 @@ def run_landscape(study: Study, param: str = "theta", param2: str | None = None,
     else:
         land = compute_landscape(study, param, span, points or DEFAULT_POINTS)
     name = study.engine(learn=(param,), evaluations=4 * (points or DEFAULT_POINTS)).name
-    run = None
-    if trajectory and param in study.config.learn:
-        run = recover(study).trajectory
+    run = _run_of(study) if trajectory and param in study.config.learn else None
     return LandscapeResult(study.config, name, study.kernel_description(name),
                            landscape=land, trajectory=run)
+
+
+def _run_of(study: Study) -> Trajectory:
+    """The configured descent, to draw on the landscape."""
+    from .recover import recover
+
+    return recover(study).trajectory

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from .render import err_console, print_warning
+from .render import print_warning
 
 if TYPE_CHECKING:
     from ..analysis.study import Study
@@ -44,6 +44,8 @@ def progress_bar(total: int, description: str, enabled: bool = True, min_total: 
         TextColumn,
         TimeRemainingColumn,
     )
+
+    from .render import err_console
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=err_console, transient=True) as progress:

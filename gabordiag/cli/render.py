@@ -3,14 +3,27 @@
 import json
 import math
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    out_console: Console
+    err_console: Console
 
 __all__ = ["err_console", "fmt", "out_console", "print_error", "print_json", "print_warning"]
 
-out_console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+
+def __getattr__(name: str) -> Any:
+    """``out_console`` and ``err_console``, made on first use: ``--json`` output and
+    errors need no rich."""
+    if name not in ("out_console", "err_console"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from rich.console import Console
+
+    console = Console(stderr=name == "err_console", highlight=False)
+    globals()[name] = console
+    return console
 
 
 def print_error(message: str) -> None:

@@ -50,7 +50,6 @@ def basins_command(
     from ...config.values import log_range
     from ...errors import ConfigError
     from ...io import FIGURE_SUFFIXES, check_output_path
-    from ..views.basins import render_basins
 
     lrs = _values(several, "lr")
     if lr_range is not None:
@@ -82,4 +81,5 @@ def basins_command(
     if json_output:
         print_json(result.to_dict(), study.warnings)
         return
+    from ..views.basins import render_basins  # rich, only for text output
     render_basins(result)

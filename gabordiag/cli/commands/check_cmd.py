@@ -28,7 +28,6 @@ def check_command(
     """
     from ...analysis.check import collect_files, run_checks
     from ...io import check_output_path, write_text_atomic
-    from ..views.check import render_checks
 
     if junit is not None:
         check_output_path(junit, "--junit")
@@ -44,6 +43,7 @@ def check_command(
     if json_output:
         print_json(report.to_dict(), report.warnings)
     else:
+        from ..views.check import render_checks  # rich, only for text output
         render_checks(report)
     if not report.passed:
         raise typer.Exit(1)

@@ -41,7 +41,6 @@ def gradcheck_command(
     """
     from ...analysis.gradcheck import run_gradcheck
     from ...io import FIGURE_SUFFIXES, check_output_path
-    from ..views.gradcheck import render_gradcheck
 
     study = study_of(experiment, config_path)
     if plot is not None:
@@ -63,6 +62,7 @@ def gradcheck_command(
     if json_output:
         print_json(result.to_dict(), study.warnings)
     else:
+        from ..views.gradcheck import render_gradcheck  # rich, only for text output
         render_gradcheck(result)
     if not result.passed:
         raise typer.Exit(1)

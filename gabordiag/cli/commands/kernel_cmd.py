@@ -26,7 +26,6 @@ def kernel_command(
     """
     from ...analysis.kernels import run_kernels
     from ...io import FIGURE_SUFFIXES, check_output_path
-    from ..views.kernel import render_kernels
 
     study = study_of(experiment, config_path)
     if plot is not None:
@@ -39,4 +38,5 @@ def kernel_command(
     if json_output:
         print_json(result.to_dict(), study.warnings)
         return
+    from ..views.kernel import render_kernels  # rich, only for text output
     render_kernels(result, plotted=plot is not None)

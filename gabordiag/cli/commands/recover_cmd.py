@@ -29,7 +29,6 @@ def recover_command(
     """
     from ...analysis.recover import recover
     from ...io import FIGURE_SUFFIXES, check_output_path
-    from ..views.recover import render_recover
 
     study = study_of(experiment, config_path)
     if plot is not None:
@@ -49,4 +48,5 @@ def recover_command(
     if json_output:
         print_json(result.to_dict(), study.warnings)
         return
+    from ..views.recover import render_recover  # rich, only for text output
     render_recover(result)

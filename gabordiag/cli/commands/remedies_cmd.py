@@ -31,7 +31,6 @@ def remedies_command(
     """
     from ...analysis.remedies import run_remedies
     from ...io import FIGURE_SUFFIXES, check_output_path
-    from ..views.remedies import render_remedies
 
     study = study_of(experiment, config_path)
     if plot is not None:
@@ -51,4 +50,5 @@ def remedies_command(
     if json_output:
         print_json(result.to_dict(), study.warnings)
         return
+    from ..views.remedies import render_remedies  # rich, only for text output
     render_remedies(result)
