@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 from ..config.model import Config
 from ..engines.base import Engine
 from ..errors import ConfigError, LimitError
+from .plain import floats
 from .stability import Basin, Stability, StartPosition, situate, stability, target_basin
 from .stationary import StationaryPoint, find_stationary_points
 from .study import Study
@@ -179,8 +180,8 @@ class LandscapeResult:
             land = self.landscape
             facts = land.facts
             out.update({
-                "param": land.param, "grid": _floats(land.grid), "loss": _floats(land.loss),
-                "grad": _floats(land.grad), "curvature": _floats(land.curvature),
+                "param": land.param, "grid": floats(land.grid), "loss": floats(land.loss),
+                "grad": floats(land.grad), "curvature": floats(land.curvature),
                 "period": land.period, "period_reason": land.period_reason,
                 "period_check": land.period_check, "has_effect": land.has_effect,
                 "stationary_points": [p.to_dict() for p in land.stationary_points],
@@ -201,10 +202,6 @@ class LandscapeResult:
         for values in zip(land.grid, land.loss, land.grad, land.curvature):
             rows.append(",".join(repr(float(v)) for v in values))
         return "\n".join(rows) + "\n"
-
-
-def _floats(values: Array) -> list[float | None]:
-    return [float(v) if np.isfinite(v) else None for v in np.asarray(values)]
 
 
 def run_landscape(study: Study, param: str = "theta", param2: str | None = None,

@@ -43,7 +43,11 @@ def print_json(data: dict[str, Any], warnings: tuple[str, ...] | list[str] = ())
     ``lambda = inf``) are written as the strings ``"inf"``, ``"-inf"``, ``"nan"``, which
     the config reader accepts back."""
     data = {**data, "warnings": list(warnings)}
-    sys.stdout.write(json.dumps(_finite(data), sort_keys=True, allow_nan=False) + "\n")
+    try:  # all finite, as nearly always: no need to walk the data first
+        text = json.dumps(data, sort_keys=True, allow_nan=False)
+    except ValueError:
+        text = json.dumps(_finite(data), sort_keys=True, allow_nan=False)
+    sys.stdout.write(text + "\n")
 
 
 def _finite(value: Any) -> Any:
