@@ -325,6 +325,19 @@ def load() -> str:
     return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
 
 
+def compile_bytecode() -> str:
+    """Compile the installed package's bytecode, as ``pip install`` does: an editable
+    install under ``PYTHONDONTWRITEBYTECODE`` would otherwise compile every module on
+    every start."""
+    import compileall
+
+    import gabordiag
+
+    package = Path(gabordiag.__file__).parent
+    ok = compileall.compile_dir(str(package), quiet=1)
+    return f"compiled ({package})" if ok else f"compiling {package} failed"
+
+
 def help_imports() -> list[str]:
     """Heavy modules imported to print ``--help`` and ``recover --help``."""
     heavy: set[str] = set()
@@ -358,6 +371,9 @@ def main() -> None:
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--skip-commands", action="store_true",
                         help="only the landscape and sweep comparisons")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="leave gabordiag's bytecode as it is (by default it is compiled "
+                        "first, as an installation does)")
     parser.add_argument("--quick", action="store_true",
                         help="3 runs, 2 torch steps, 400 torch angles: a smoke run")
     args = parser.parse_args()
@@ -368,6 +384,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown set(s) {unknown}; known: {', '.join(SETS)}")
 
+    compiled = compile_bytecode() if not args.no_compile else "not compiled (--no-compile)"
     torch = None
     if not args.no_torch:
         sys.path.insert(0, str(HERE))
@@ -380,7 +397,7 @@ def main() -> None:
     print(f"machine: {machine()}"
           + (f"; torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch
              else ""))
-    print(f"at start: {load()}")
+    print(f"at start: {load()}; gabordiag's bytecode: {compiled}")
     print(f"each gabordiag figure: median of {args.runs} runs from process start "
           f"(after one warm-up run), min..max in brackets; peak memory is the process's "
           f"peak RSS (it cannot read below the launcher's own, {launcher_floor():.0f} MiB)\n")

@@ -1,6 +1,5 @@
 """Rich rendering helpers shared by the commands."""
 
-import json
 import math
 import sys
 from typing import TYPE_CHECKING, Any
@@ -42,6 +41,8 @@ def print_json(data: dict[str, Any], warnings: tuple[str, ...] | list[str] = ())
     ``warnings`` (a list, empty when there are none). Non-finite numbers (e.g.
     ``lambda = inf``) are written as the strings ``"inf"``, ``"-inf"``, ``"nan"``, which
     the config reader accepts back."""
+    import json
+
     data = {**data, "warnings": list(warnings)}
     try:  # all finite, as nearly always: no need to walk the data first
         text = json.dumps(data, sort_keys=True, allow_nan=False)

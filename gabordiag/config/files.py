@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import math
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,8 @@ def load_config(path: Path) -> tuple[dict[str, Any], ConfigSource]:
 
     Returns the parsed experiment values (by config key) and the other tables.
     """
+    import tomllib  # only when a file is read (help needs none)
+
     try:
         raw = tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
