@@ -211,6 +211,7 @@ def run_descents(engine: Engine, settings: OptimizerSettings, starts: Array, ste
     grads = np.empty((steps + 1, batch, n))
     stopped = np.full(batch, -1, dtype=np.int64)
     alive = np.ones(batch, dtype=bool)
+    all_alive = True
     last = steps
     with np.errstate(all="ignore"):
         for t in range(steps + 1):
@@ -223,15 +224,16 @@ def run_descents(engine: Engine, settings: OptimizerSettings, starts: Array, ste
                                 & np.all(np.abs(values) <= BOUND, axis=1))
                 stopped[bad] = t
                 alive &= ~bad
-            if t == steps or not alive.any():
+                all_alive = bool(alive.all())
+            if t == steps or not (all_alive or alive.any()):
                 last = t
                 break
             rate = rates if schedule is None else np.asarray(rates) * schedule(t)
-            if alive.all():
+            if all_alive:
                 moved = param.project(optimizer.step(x, param.gradient(x, grad), rate))
                 new_values = param.values(moved, values)
-                if memoryless and np.array_equal(moved, x) and np.array_equal(new_values,
-                                                                              values):
+                if (memoryless and (moved == x).all()
+                        and (new_values is moved or (new_values == values).all())):
                     # a fixed point of every run, to the bit: so is every later step
                     params[t + 1:], loss[t + 1:], grads[t + 1:] = values, value, grad
                     if progress is not None:

@@ -21,6 +21,7 @@ ComplexArray = NDArray[np.complex128]
 TRIM = 1e-15  # coefficients below this fraction of the largest are dropped
 _SQRT2 = float(np.sqrt(2.0))
 _SINGLE_THREAD_PRODUCT = 65536  # m * n * k below which OpenBLAS runs a product on one thread
+_KEEP_ELEMENTS = 2**20  # work arrays up to this many complex entries are kept between calls
 
 
 def tail_ratio(coefficients: ComplexArray) -> float:
@@ -118,20 +119,35 @@ class Series:
         self.tables = [np.ascontiguousarray(
             blocks[:, :, :order + 1].transpose(0, 2, 1).reshape(-1, self.baby))
             for order in range(3)]
+        self._work: dict[tuple[int, int], tuple[ComplexArray, ...]] = {}
+
+    def _buffers(self, size: int, order: int) -> tuple[ComplexArray, ...]:
+        """Work arrays ``z``, the powers, the products and ``z^L`` for ``size`` angles,
+        kept for the next call of that size (a descent calls with one size every step)."""
+        key = (size, order)
+        work = self._work.get(key)
+        if work is None:
+            powers = np.empty((self.baby, size), dtype=np.complex128)
+            powers[0] = 1.0
+            work = (np.empty(size, dtype=np.complex128), powers,
+                    np.empty((self.tables[order].shape[0], size), dtype=np.complex128),
+                    np.empty(size, dtype=np.complex128))
+            if size * (self.baby + self.tables[order].shape[0]) <= _KEEP_ELEMENTS:
+                if len(self._work) >= 8:
+                    self._work.clear()
+                self._work[key] = work
+        return work
 
     def evaluate(self, sh: Array, ch: Array, order: int) -> list[Array]:
         """``h`` and its first ``order`` derivatives from the half-angle sin and cos."""
-        z = np.empty(len(sh), dtype=np.complex128)
+        z, powers, flat, step = self._buffers(len(sh), order)
         z.real = 1 - 2 * sh * sh
         z.imag = 2 * sh * ch
-        powers = np.empty((self.baby, len(z)), dtype=np.complex128)
-        powers[0] = 1.0
         powers[1] = z
         for a in range(2, self.baby):
             np.multiply(powers[a - 1], z, out=powers[a])
-        step = powers[-1] * z  # z^L
+        np.multiply(powers[-1], z, out=step)  # z^L
         table = self.tables[order]
-        flat = np.empty((table.shape[0], len(z)), dtype=np.complex128)
         # Column blocks keep each product below BLAS's threading threshold: threads
         # cost more than they save on products this small, and stall on a busy machine.
         width = max(256, _SINGLE_THREAD_PRODUCT // table.size)
