@@ -9,6 +9,7 @@ fast engines run faster without thread start-up. :func:`main` sets it before a c
 imports numpy.
 """
 
+import copy
 import os
 import sys
 
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and map errors to one-line messages and exit codes."""
     single_thread_blas()
     args = list(sys.argv[1:] if argv is None else argv)
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(_app_for(args))
     try:
         # the arguments as given ride on the context, for a report's "command" line
         result = command.main(args=args, prog_name="gabordiag", standalone_mode=False,
@@ -66,6 +67,20 @@ def main(argv: list[str] | None = None) -> int:
     if code == 130:  # typer turns Ctrl-C into Exit(130)
         print_error("interrupted")
     return code
+
+
+def _app_for(args: list[str]) -> typer.Typer:
+    """The app, with only the command the arguments name when they name one: typer
+    turns every command's options into click parameters before it parses anything, and
+    one command's are all a run needs (its help and its errors are the same)."""
+    name = args[0] if args else None
+    chosen = [c for c in app.registered_commands if c.name == name]
+    if not chosen:
+        return app
+    one = copy.copy(app)
+    one.registered_commands = chosen
+    one.registered_groups = []
+    return one
 
 
 def run() -> None:
