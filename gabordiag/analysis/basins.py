@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from ..config.choices import RECOVERED, VERDICTS
 from ..config.model import Config, OptimizerSettings
+from ..core.problem import KERNEL_RTOL
 from ..descent.runner import Descents, run_descents
 from ..descent.verdicts import judge, steps_to_settle
 from ..engines.base import Engine
@@ -104,8 +105,34 @@ def judge_runs(descents: Descents, engine: Engine) -> Outcomes:
     kinds = judge(descents, engine).kinds
     settle = steps_to_settle(descents.params[:, :, 0])
     steps = [int(s) if kind in RECOVERED else None for kind, s in zip(kinds, settle)]
-    at_answer = engine.problem.gives_target_kernel(descents.params[0])
+    at_answer = started_at_answer(descents, engine)
     return Outcomes(kinds, steps, [bool(a) for a in at_answer])
+
+
+def started_at_answer(descents: Descents, engine: Engine) -> NDArray[np.bool_]:
+    """Whether each run's start gives the target's kernel (``KERNEL_RTOL``).
+
+    Kernels are compared only where the loss at the start does not already decide: for
+    the MSE family with a Gram matrix ``G``, ``|k - k*|^2 >= mse P / gram_norm``
+    (``P`` output pixels), and a start whose bound is four times the squared tolerance
+    is far from the answer without building its kernel.
+    """
+    problem = engine.problem
+    starts = descents.params[0]
+    candidates = np.ones(len(starts), dtype=bool)
+    norm = getattr(engine, "gram_norm", None)
+    if norm and problem.loss.mse_family:
+        loss = descents.loss[0]
+        eps = problem.loss.eps if problem.loss.name == "rmse-eps" else 0.0
+        square = loss if problem.loss.name == "mse" else loss * loss
+        mse = (square - eps) - 1e-12 * (square + eps)  # less than the MSE, to rounding
+        scale = float(np.sum(problem.target_kernel() ** 2)) * norm / problem.n_out
+        with np.errstate(invalid="ignore"):
+            candidates = ~(mse > 4 * KERNEL_RTOL**2 * scale)  # NaN: compare kernels
+    out = np.zeros(len(starts), dtype=bool)
+    if candidates.any():
+        out[candidates] = problem.gives_target_kernel(starts[candidates])
+    return out
 
 
 @dataclass

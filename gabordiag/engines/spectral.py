@@ -120,6 +120,12 @@ class SpectralEngine:
         self.n_modes = len(self._coefficients)
         self._series = Series(self._coefficients, self.omega)
 
+    @property
+    def gram_norm(self) -> float:
+        """An upper bound of the Gram matrix's largest eigenvalue
+        (:attr:`QuadraticEngine.gram_norm`)."""
+        return self.quadratic.gram_norm
+
     def for_loss(self, loss: Loss) -> SpectralEngine:
         """The same fitted series with another loss of the MSE family (no refit)."""
         if not loss.mse_family:
