@@ -12,7 +12,7 @@ out, with the corners added back. :func:`gram_matrix_patches` is the plain
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided, sliding_window_view
+from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["gram_matrix", "gram_matrix_patches"]
@@ -113,54 +113,101 @@ def gram_matrix(padded: ArrayLike, ksize: int) -> Array:
     left, right = _row_strips(image.T, m, np.arange(-m, m + 1))
 
     # G is symmetric: the blocks with u2 >= u1 (row lags du >= 0) are built, the
-    # diagonal blocks (du = 0) at half weight, and G = upper + upper^T.
+    # diagonal blocks (du = 0) at half weight, and G = upper + upper^T. One column lag
+    # dv = v2 - v1 at a time, for every row lag du >= 0, window row u1 and column v1;
+    # the four corner tables of that lag are made just before they are read.
     g4 = np.zeros((ksize, ksize, ksize, ksize))  # [u1, v1, u2, v2]
-    v1 = np.arange(ksize)[:, None]
-    v2 = np.arange(ksize)[None, :]
-    dv = v2 - v1 + m  # [v1, v2]: the column lag, + m
-    near_v, far_v = np.minimum(v1, v2), m - np.maximum(v1, v2)
-    # Row lags in groups whose corner tables fit in _BLOCK_BYTES: all at once for the
-    # usual kernel sizes, a few at a time for the largest.
-    group = max(1, _BLOCK_BYTES // (6 * 8 * (2 * m + 1) * (m + 1) ** 2))
-    for first in range(0, m + 1, group):
-        lags = np.arange(first, min(first + group, m + 1))
-        corner = _corners(image, lags, m)
-        for j, du in enumerate(lags.tolist()):
-            rows = ksize - du  # u1 = 0 .. rows - 1, u2 = u1 + du
-            lag = du + m
-            # [u1, v1, v2] terms as views (Toeplitz in v1, v2 and sliced in u1) or
-            # small gathers over (v1, v2); the same values, added in the same order
-            block = (full[lag, dv]
-                     - _toeplitz(top[du], ksize)[:rows]
-                     - _toeplitz(bottom[du], ksize)[m - du::-1]
-                     - left[:, lag][dv, near_v] - right[:, lag][dv, far_v]
-                     + _by_columns(corner["top", "left"][j], dv, near_v)[:rows]
-                     + _by_columns(corner["top", "right"][j], dv, far_v)[:rows]
-                     + _by_columns(corner["bottom", "left"][j], dv, near_v)[m - du::-1]
-                     + _by_columns(corner["bottom", "right"][j], dv, far_v)[m - du::-1])
-            _diagonal(g4, du)[...] = 0.5 * block if du == 0 else block
-    upper = g4.reshape(ksize * ksize, ksize * ksize)
-    return upper + upper.T
-
-
-def _toeplitz(table: Array, ksize: int) -> Array:
-    """``out[t, v1, v2] = table[v2 - v1 + m, t]`` for a table ``[dv + m, t]`` (a view)."""
-    m = ksize - 1
-    windows = sliding_window_view(table, ksize, axis=0)  # [s, t, c] = table[s + c, t]
-    return windows[m::-1].transpose(1, 0, 2)  # [t, v1, v2] = table[m - v1 + v2, t]
-
-
-def _by_columns(table: Array, dv: IntArray, index: IntArray) -> Array:
-    """``out[t, v1, v2] = table[dv[v1, v2], t, index[v1, v2]]`` for ``[dv, t, l]``."""
-    return table[dv, :, index].transpose(2, 0, 1)
-
-
-def _diagonal(g4: Array, du: int) -> Array:
-    """The writable view ``[u1, v1, v2]`` of ``g4[u1, v1, u1 + du, v2]``."""
     s0, s1, s2, s3 = g4.strides
-    k = g4.shape[0]
-    return as_strided(g4[:, :, du:, :], shape=(k - du, k, k), strides=(s0 + s2, s1, s3),
-                      writeable=True)
+    rows_up = np.arange(m + 1)
+    du = rows_up[:, None]  # [du, u1]
+    far_u = np.clip(m - du - np.arange(ksize)[None, :], 0, m)  # beyond u1 < k - du: unused
+    corners = _CornerTables(image, m)
+    for dv in range(-m, m + 1):
+        w = m - abs(dv)  # the window's excluded columns at this lag: l = 0 .. w
+        c = dv + m
+        tl, tr, bl, br = corners.at(dv)  # [du, t, l]
+        # [du, u1, i] for v1 = max(0, -dv) + i: near_v = i, far_v = w - i, near_u = u1,
+        # far_u = m - du - u1; the same values as the whole-table formula, added in
+        # the same order
+        block = (full[m:, c][:, None, None]
+                 - top[:, c, :ksize][:, :, None]
+                 - bottom[du, c, far_u][:, :, None]
+                 - left[c, m:, :w + 1][:, None, :]
+                 - right[c, m:, w::-1][:, None, :]
+                 + tl[:, :ksize, :w + 1]
+                 + tr[:, :ksize, w::-1]
+                 + bl[du, far_u, :w + 1]
+                 + br[du, far_u, w::-1])
+        block[0] = 0.5 * block[0]
+        start = max(0, -dv)
+        for lag in range(m + 1):  # g4[u1, start + i, u1 + lag, start + i + dv]
+            offset = start * s1 + lag * s2 + (start + dv) * s3
+            view = np.ndarray((ksize - lag, w + 1), dtype=np.float64, buffer=g4,
+                              offset=offset, strides=(s0 + s2, s1 + s3))
+            view[...] = block[lag, :ksize - lag]
+    return _symmetrize(g4.reshape(ksize * ksize, ksize * ksize))
+
+
+def _symmetrize(upper: Array, block: int = 1024) -> Array:
+    """``upper + upper^T`` in place, block by block (no second matrix of that size)."""
+    n = len(upper)
+    for first in range(0, n, block):
+        rows = slice(first, first + block)
+        for second in range(first, n, block):
+            cols = slice(second, second + block)
+            total = upper[rows, cols] + upper[cols, rows].T
+            upper[rows, cols] = total
+            upper[cols, rows] = total.T
+    return upper
+
+
+class _CornerTables:
+    """The prefix-summed corner products of one column lag at a time, every row lag.
+
+    Each corner is the top-left corner of the image flipped so that corner comes
+    first, at the correspondingly negated lags: :meth:`at` returns the tables of the
+    top-left, top-right, bottom-left and bottom-right corners for the column lag
+    ``dv``, each ``[du, t, l]``: ``x[i, c] x[i + du, c + dv]`` summed over the first
+    ``t`` excluded rows and ``l`` excluded columns of that corner (``l <= m - |dv|``).
+    Rows or columns past a small image are zeros, which drops the products that do
+    not exist.
+    """
+
+    def __init__(self, image: Array, m: int) -> None:
+        self.m = m
+        self.flips = []
+        for rows in (1, -1):
+            for cols in (1, -1):
+                block = np.zeros((2 * m, 2 * m))
+                corner = image[::rows, ::cols]
+                h, w = min(2 * m, corner.shape[0]), min(2 * m, corner.shape[1])
+                block[:h, :w] = corner[:h, :w]
+                lags = rows * np.arange(m + 1)
+                windows = sliding_window_view(block, (m, m))  # [a, b] = block[a:a+m, b:b+m]
+                self.flips.append((windows, cols, _rows(np.maximum(0, -lags)),
+                                   _rows(np.maximum(0, lags))))
+        # [t, l, corner, du]: the lags innermost, so that the prefix sums over rows and
+        # columns run over contiguous vectors
+        self.tables = np.zeros((m + 1, m + 1, 4, m + 1))
+
+    def at(self, dv: int) -> list[Array]:
+        """The four tables ``[du, t, l]`` for the column lag ``dv`` (views; entries with
+        ``l > m - |dv|`` unset), corners in the order top-left, top-right, bottom-left,
+        bottom-right."""
+        m = self.m
+        width = m - abs(dv)
+        tables = self.tables
+        if width:
+            for k, (windows, cols, rows_first, rows_second) in enumerate(self.flips):
+                lag = cols * dv  # the flipped corner's own column lag
+                np.multiply(windows[rows_first, max(0, -lag), :, :width].transpose(1, 2, 0),
+                            windows[rows_second, max(0, lag), :, :width].transpose(1, 2, 0),
+                            out=tables[1:, 1:width + 1, k, :])
+            for t in range(2, m + 1):  # prefix sums along rows, then columns
+                tables[t, 1:width + 1] += tables[t - 1, 1:width + 1]
+            for col in range(2, width + 1):
+                tables[:, col] += tables[:, col - 1]
+        return [tables[:, :, k, :].transpose(2, 0, 1) for k in range(4)]
 
 
 def _fast_len(n: int) -> int:
@@ -255,49 +302,6 @@ def _row_strips(image: Array, m: int, row_lags: IntArray) -> tuple[Array, Array]
             table[part] = _prefix(sums.transpose(0, 2, 1), axes=(2,))
         out.append(table)
     return out[0], out[1]
-
-
-def _corners(image: Array, lags: IntArray, m: int) -> dict[tuple[str, str], Array]:
-    """Prefix-summed corner products for the row lags ``lags`` and every column lag.
-
-    Each corner is the top-left corner of the image flipped so that corner comes
-    first, at the correspondingly negated lags. Entry ``[j, dv + m, t, l]`` of a
-    table sums ``x[i, c] x[i + du, c + dv]`` (``du = lags[j]``) over the first ``t``
-    excluded rows and ``l`` excluded columns of that corner.
-    """
-    out = {}
-    for row_side, rows in (("top", 1), ("bottom", -1)):
-        for col_side, cols in (("left", 1), ("right", -1)):
-            table = _top_left_corner(image[::rows, ::cols], rows * lags, m)
-            out[row_side, col_side] = table if cols == 1 else table[:, ::-1]
-    return out
-
-
-def _top_left_corner(image: Array, lags: IntArray, m: int) -> Array:
-    """Top-left corner tables, ``(len(lags), 2m + 1, m + 1, m + 1)``.
-
-    For lags ``(du, dv)`` the excluded rows start at ``max(0, -du)`` and their
-    partners at ``max(0, du)`` (columns alike), all within the image's first ``2m``
-    rows and columns, so every product is one of two ``m x m`` windows of that block
-    times the other. Rows or columns past a small image are zeros, which drops the
-    products that do not exist.
-    """
-    if m == 0:
-        return np.zeros((len(lags), 1, 1, 1))
-    block = np.zeros((2 * m, 2 * m))
-    h, w = min(2 * m, image.shape[0]), min(2 * m, image.shape[1])
-    block[:h, :w] = image[:h, :w]
-    windows = sliding_window_view(block, (m, m))  # [a, b] = block[a:a+m, b:b+m]
-    rows_first, rows_second = _rows(np.maximum(0, -lags)), _rows(np.maximum(0, lags))
-    out = np.zeros((len(lags), 2 * m + 1, m + 1, m + 1))
-    for c, dv in enumerate(range(-m, m + 1)):  # the products, written in place
-        np.multiply(windows[rows_first, max(0, -dv)], windows[rows_second, max(0, dv)],
-                    out=out[:, c, 1:, 1:])
-    for t in range(2, m + 1):  # prefix sums along rows, then columns (as cumsum adds)
-        out[:, :, t] += out[:, :, t - 1]
-    for t in range(2, m + 1):
-        out[:, :, :, t] += out[:, :, :, t - 1]
-    return out
 
 
 def _rows(index: IntArray) -> slice | IntArray:
