@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -36,6 +35,8 @@ def check_output_path(path: Path, option: str, suffixes: tuple[str, ...] | None 
 def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary path beside ``path`` (same suffix) that replaces it on success
     (through a symbolic link: the file it points to is replaced, not the link)."""
+    import tempfile  # only when a file is written
+
     target = path.resolve() if path.is_symlink() else path
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix,
