@@ -506,3 +506,22 @@ def test_steps_after_a_fixed_point_are_filled_in_bit_for_bit(monkeypatch, loss, 
         assert fast_calls < 200
     else:
         assert fast_calls == 401
+
+
+def test_the_batch_judge_in_blocks_of_runs_is_the_same(monkeypatch):
+    # big batches are judged in blocks of runs to bound the memory: the same figures
+    import gabordiag.descent.verdicts as verdicts
+
+    config, _ = resolve_config({**SMALL, "loss": "mse", "lambda": 3})
+    engine = Study(config).engine()
+    starts = TARGET - math.pi / 2 + math.pi * (np.arange(60) + 0.5) / 60
+    descents = run_descents(engine, sgd(3e-3), starts[:, None], 150)
+    whole = judge(descents, engine)
+    settle = steps_to_settle(descents.params[:, :, 0])
+    monkeypatch.setattr(verdicts, "_BLOCK_VALUES", 400)  # a few runs per block
+    blocks = judge(descents, engine)
+    assert blocks.kinds == whole.kinds
+    for name in ("coordinate", "turn_fraction", "net_over_path", "late_over_early_step",
+                 "kernel_error", "plateau"):
+        np.testing.assert_array_equal(getattr(blocks, name), getattr(whole, name), err_msg=name)
+    np.testing.assert_array_equal(steps_to_settle(descents.params[:, :, 0]), settle)

@@ -34,6 +34,7 @@ SETTLE_TOL = 1e-4       # steps to settle: the run stays within this of its fina
 JUMP_FACTOR = 10.0      # a step that changes a scaled parameter by this x its size throws
 PLATEAU_RTOL = 1e-3     # kernel sensitivity below this x the target's: a plateau
 ANGLES = ("theta", "psi")
+_BLOCK_VALUES = 2**21  # values per block of runs copied at once (16 MiB of float64)
 
 
 @dataclass
@@ -154,12 +155,12 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
     w = _tail_length(n_steps)
     coordinate = np.full(n_runs, -1, dtype=np.intp)
     turns, net_path, late_early = (np.full(n_runs, np.nan) for _ in range(3))
-    if len(moving):
-        stats = _tail_statistics(d.params[-(w + 1):, moving])
-        coordinate[moving], turns[moving], net_path[moving], late_early[moving] = stats[:4]
+    for block in _blocks(moving, (w + 1) * n_params(d)):  # run by run: the same figures
+        stats = _tail_statistics(d.params[-(w + 1):, block])
+        coordinate[block], turns[block], net_path[block], late_early[block] = stats[:4]
         cycling = stats[4] & ~stats[5]
-        kinds[moving] = np.where(cycling, "cycling", "not-converged")
-        undecided.extend(moving[~cycling].tolist())
+        kinds[block] = np.where(cycling, "cycling", "not-converged")
+        undecided.extend(block[~cycling].tolist())
     plateau = np.full(n_runs, np.nan)
     if undecided:
         runs = np.array(sorted(undecided))
@@ -223,14 +224,29 @@ def _sensitivity_ratio(problem: Problem, points: Array) -> Array:
 def _crawling(d: Descents, runs: NDArray[np.intp]) -> NDArray[np.bool_]:
     """Settled runs whose loss still falls at every one of the last 5 steps while the
     gradient is not negligible: descending by tiny steps, not stuck."""
-    if len(runs) == 0:
-        return np.zeros(0, dtype=bool)
-    recent = d.loss[-6:, runs]
-    descending = (len(recent) > 1) & np.all(np.diff(recent, axis=0) < 0, axis=0)
-    with np.errstate(over="ignore", invalid="ignore"):
-        norms = np.linalg.norm(d.grads[:, runs], axis=2)
-    largest = np.maximum(1.0, np.nanmax(norms, axis=0))
-    return descending & (norms[-1] > SLOPE_GTOL * largest)
+    out = np.zeros(len(runs), dtype=bool)
+    first = 0
+    for block in _blocks(runs, len(d.loss) * n_params(d)):  # run by run: the same figures
+        recent = d.loss[-6:, block]
+        descending = (len(recent) > 1) & np.all(np.diff(recent, axis=0) < 0, axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            norms = np.linalg.norm(d.grads[:, block], axis=2)
+        largest = np.maximum(1.0, np.nanmax(norms, axis=0))
+        out[first:first + len(block)] = descending & (norms[-1] > SLOPE_GTOL * largest)
+        first += len(block)
+    return out
+
+
+def n_params(d: Descents) -> int:
+    """Learned values per run."""
+    return int(d.params.shape[2])
+
+
+def _blocks(runs: NDArray[np.intp], per_run: int) -> list[NDArray[np.intp]]:
+    """``runs`` in consecutive blocks whose copies of ``per_run`` values each stay near
+    :data:`_BLOCK_VALUES` (every figure is per run: blocks change nothing but memory)."""
+    size = max(1, _BLOCK_VALUES // max(per_run, 1))
+    return [runs[i:i + size] for i in range(0, len(runs), size)]
 
 
 def _local_shapes(engine: Engine, points: Array) -> list[str]:
@@ -291,6 +307,14 @@ def steps_to_settle(values: Array, tol: float = SETTLE_TOL) -> NDArray[np.intp]:
     """First step after which each run stays within ``tol`` of its final value, for
     values ``(T+1,)`` or ``(T+1, B)``."""
     v = np.asarray(values)
+    if v.ndim == 2 and v.shape[1] * len(v) > _BLOCK_VALUES:  # run by run, in blocks
+        size = max(1, _BLOCK_VALUES // len(v))  # of bounded memory
+        return np.concatenate([_steps_to_settle(v[:, i:i + size], tol)
+                               for i in range(0, v.shape[1], size)])
+    return _steps_to_settle(v, tol)
+
+
+def _steps_to_settle(v: Array, tol: float) -> NDArray[np.intp]:
     far = np.abs(v - v[-1]) >= tol
     last_far = len(v) - 1 - np.argmax(far[::-1], axis=0)
     return np.where(np.any(far, axis=0), last_far + 1, 0)
