@@ -144,7 +144,8 @@ def test_starts_on_the_answer_are_the_starts_whose_kernel_is_the_target(loss, en
                              np.linspace(-3, 3, 40)])
     descents = run_descents(problem_engine, cfg.optimizer_settings, starts[:, None], 2)
     expected = problem_engine.problem.gives_target_kernel(starts[:, None])
-    assert expected[:3].all() and not expected[-40:].any()
+    assert expected[:3].all()
+    assert not expected[-40:].any()
     np.testing.assert_array_equal(started_at_answer(descents, problem_engine), expected)
 
 
