@@ -53,7 +53,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BIN = Path(sys.executable).parent
-GABORDIAG = str(BIN / "gabordiag")
+GABORDIAG = str(BIN / "gabordiag")  # --gabordiag changes it (another install to time)
 
 # name -> (options, description)
 SETS: dict[str, tuple[list[str], str]] = {
@@ -325,17 +325,22 @@ def load() -> str:
     return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
 
 
+def target_python() -> str:
+    """The interpreter of the ``gabordiag`` being timed (beside its entry point)."""
+    candidate = Path(GABORDIAG).parent / "python"
+    return str(candidate) if candidate.exists() else sys.executable
+
+
 def compile_bytecode() -> str:
-    """Compile the installed package's bytecode, as ``pip install`` does: an editable
+    """Compile the timed package's bytecode, as ``pip install`` does: an editable
     install under ``PYTHONDONTWRITEBYTECODE`` would otherwise compile every module on
     every start."""
-    import compileall
+    import subprocess
 
-    import gabordiag
-
-    package = Path(gabordiag.__file__).parent
-    ok = compileall.compile_dir(str(package), quiet=1)
-    return f"compiled ({package})" if ok else f"compiling {package} failed"
+    code = ("import compileall, os, gabordiag; d = os.path.dirname(gabordiag.__file__); "
+            "print(d if compileall.compile_dir(d, quiet=1) else 'FAILED ' + d)")
+    done = subprocess.run([target_python(), "-c", code], capture_output=True, text=True)
+    return f"compiled ({done.stdout.strip() or done.stderr.strip()[-200:]})"
 
 
 def help_imports() -> list[str]:
@@ -346,9 +351,9 @@ def help_imports() -> list[str]:
             path = log.name
         actions = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
                    (os.POSIX_SPAWN_OPEN, 2, path, os.O_WRONLY | os.O_TRUNC, 0o644)]
-        pid = os.posix_spawn(sys.executable, [sys.executable, "-X", "importtime", "-m",
-                                              "gabordiag", *argv], os.environ,
-                             file_actions=actions)
+        python = target_python()
+        pid = os.posix_spawn(python, [python, "-X", "importtime", "-m", "gabordiag", *argv],
+                             os.environ, file_actions=actions)
         os.waitpid(pid, 0)
         for line in Path(path).read_text().splitlines():
             name = line.rsplit("|", 1)[-1].strip()
@@ -371,6 +376,9 @@ def main() -> None:
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--skip-commands", action="store_true",
                         help="only the landscape and sweep comparisons")
+    parser.add_argument("--gabordiag", metavar="PATH",
+                        help="the gabordiag entry point to time (default: this venv's); e.g. "
+                        "another checkout's, for a before/after table")
     parser.add_argument("--no-compile", action="store_true",
                         help="leave gabordiag's bytecode as it is (by default it is compiled "
                         "first, as an installation does)")
@@ -379,6 +387,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.runs, args.torch_steps, args.torch_points = 3, 2, 400
+    if args.gabordiag:
+        global GABORDIAG
+        GABORDIAG = str(Path(args.gabordiag).absolute())
     sets = args.sets.split(",")
     unknown = [s for s in sets if s not in SETS]
     if unknown:
@@ -393,7 +404,8 @@ def main() -> None:
         torch = load_torch()
         if torch is not None:
             torch.set_num_threads(args.torch_threads)
-    print(f"gabordiag from process start vs PyTorch; {datetime.date.today().isoformat()}")
+    print(f"gabordiag from process start vs PyTorch; {datetime.date.today().isoformat()}; "
+          f"timing {GABORDIAG}")
     print(f"machine: {machine()}"
           + (f"; torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch
              else ""))

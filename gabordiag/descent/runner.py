@@ -157,12 +157,17 @@ class UnitVector:
         return theta[:, None]
 
     def gradient(self, inner: Array, grad: Array) -> Array:
-        r2 = np.sum(inner * inner, axis=1)
-        dtheta_du = np.stack([-inner[:, 1], inner[:, 0]], axis=1) / (self.k * r2[:, None])
+        square = inner * inner
+        r2 = square[:, 0] + square[:, 1]  # the row sums, as np.sum adds two values
+        dtheta_du = np.empty_like(inner)
+        np.negative(inner[:, 1], out=dtheta_du[:, 0])
+        dtheta_du[:, 1] = inner[:, 0]
+        dtheta_du /= (self.k * r2)[:, None]
         return grad[:, :1] * dtheta_du
 
     def project(self, inner: Array) -> Array:
-        return inner / np.linalg.norm(inner, axis=1, keepdims=True)
+        square = inner * inner  # the norm as np.linalg.norm takes it, without its overhead
+        return inner / np.sqrt(square[:, 0] + square[:, 1])[:, None]
 
 
 def run_descents(engine: Engine, settings: OptimizerSettings, starts: Array, steps: int,
