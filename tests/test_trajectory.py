@@ -502,8 +502,18 @@ def test_steps_after_a_fixed_point_are_filled_in_bit_for_bit(monkeypatch, loss, 
     assert engine.calls == 401
     for name in ("params", "loss", "grads", "stopped_at"):
         np.testing.assert_array_equal(getattr(fast, name), getattr(every, name), err_msg=name)
+    # what the judge reads of a batch that stored only the rows up to its fixed point
+    for rows in (1, 6, 150, 401, 500):
+        np.testing.assert_array_equal(fast.tail(rows), every.params[-rows:])
+        np.testing.assert_array_equal(fast.loss_tail(rows), every.loss[-rows:])
+    np.testing.assert_array_equal(fast.final(), every.final())
+    some = np.array([3, 0, 7])
+    np.testing.assert_array_equal(fast.subset(some).params, every.params[:, some])
+    assert fast.n_steps == every.n_steps == 400
+    assert judge(fast, engine.engine).kinds == judge(every, engine.engine).kinds
     if loss == "mse" and momentum == 0:
         assert fast_calls < 200
+        assert len(fast.stored_params) == fast_calls  # the repeated rows are not stored
     else:
         assert fast_calls == 401
 

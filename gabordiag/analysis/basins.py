@@ -103,7 +103,8 @@ def judge_runs(descents: Descents, engine: Engine) -> Outcomes:
     """The verdict of every run of a batch, judged at once, the steps to settle of
     those that recovered, and the runs that started on the answer."""
     kinds = judge(descents, engine).kinds
-    settle = steps_to_settle(descents.params[:, :, 0])
+    # (a fixed point's repeated rows settle nothing: the rows computed are enough)
+    settle = steps_to_settle(descents.stored_params[:, :, 0])
     steps = [int(s) if kind in RECOVERED else None for kind, s in zip(kinds, settle)]
     at_answer = started_at_answer(descents, engine)
     return Outcomes(kinds, steps, [bool(a) for a in at_answer])
@@ -118,11 +119,11 @@ def started_at_answer(descents: Descents, engine: Engine) -> NDArray[np.bool_]:
     is far from the answer without building its kernel.
     """
     problem = engine.problem
-    starts = descents.params[0]
+    starts = descents.stored_params[0]
     candidates = np.ones(len(starts), dtype=bool)
     norm = getattr(engine, "gram_norm", None)
     if norm and problem.loss.mse_family:
-        loss = descents.loss[0]
+        loss = descents.stored_loss[0]
         eps = problem.loss.eps if problem.loss.name == "rmse-eps" else 0.0
         square = loss if problem.loss.name == "mse" else loss * loss
         mse = (square - eps) - 1e-12 * (square + eps)  # less than the MSE, to rounding

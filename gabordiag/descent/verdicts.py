@@ -34,7 +34,8 @@ SETTLE_TOL = 1e-4       # steps to settle: the run stays within this of its fina
 JUMP_FACTOR = 10.0      # a step that changes a scaled parameter by this x its size throws
 PLATEAU_RTOL = 1e-3     # kernel sensitivity below this x the target's: a plateau
 ANGLES = ("theta", "psi")
-_BLOCK_VALUES = 2**21  # values per block of runs copied at once (16 MiB of float64)
+_BLOCK_VALUES = 2**18  # values per block of runs copied at once (2 MiB of float64: fresh
+                       # memory is slow to touch, and a block this size is reused)
 
 
 @dataclass
@@ -118,7 +119,7 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
     d = descents
     problem = engine.problem
     n_runs = d.n_runs
-    n_steps = len(d.loss) - 1
+    n_steps = d.n_steps
     kinds = np.full(n_runs, "", dtype=object)
     stopped = d.stopped_at >= 0
     kinds[stopped] = "diverged"
@@ -127,7 +128,8 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
     kinds[thrown] = "diverged"
     live = ~stopped & ~thrown
     last = min(5, n_steps) if n_steps else 0
-    moves = np.abs(np.diff(d.params[n_steps - last:], axis=0))  # (last, B, n)
+    moves = np.abs(np.diff(d.tail(last + 1), axis=0))  # (last, B, n)
+    last_row = d.tail(1)[0]
     settled = live & np.all(moves < SETTLED_XTOL, axis=(0, 2))
 
     kernel_error = np.full(n_runs, np.nan)
@@ -135,7 +137,7 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
     undecided: list[int] = []  # crawling or moving steadily: perhaps on a plateau
     index = np.flatnonzero(settled)
     if len(index):
-        final = d.params[-1, index]
+        final = last_row[index]
         kernel_error[index] = problem.kernel_errors(final)
         distance = np.max(np.abs(final - problem.target_vector()), axis=1)
         on_target = kernel_error[index] < KERNEL_RTOL
@@ -146,7 +148,7 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
         kinds[rest[crawling]] = "not-converged"
         undecided.extend(rest[crawling].tolist())
         elsewhere = rest[~crawling]
-        for b, kind in zip(elsewhere, _local_shapes(engine, d.params[-1, elsewhere]),
+        for b, kind in zip(elsewhere, _local_shapes(engine, last_row[elsewhere]),
                            strict=True):
             shape[b] = kind
             kinds[b] = "local-minimum" if kind == "minimum" else "stalled"
@@ -155,8 +157,9 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
     w = _tail_length(n_steps)
     coordinate = np.full(n_runs, -1, dtype=np.intp)
     turns, net_path, late_early = (np.full(n_runs, np.nan) for _ in range(3))
+    tail = d.tail(w + 1)
     for block in _blocks(moving, (w + 1) * n_params(d)):  # run by run: the same figures
-        stats = _tail_statistics(d.params[-(w + 1):, block])
+        stats = _tail_statistics(tail[:, block])
         coordinate[block], turns[block], net_path[block], late_early[block] = stats[:4]
         cycling = stats[4] & ~stats[5]
         kinds[block] = np.where(cycling, "cycling", "not-converged")
@@ -164,7 +167,7 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
     plateau = np.full(n_runs, np.nan)
     if undecided:
         runs = np.array(sorted(undecided))
-        plateau[runs] = _sensitivity_ratio(problem, d.params[-1, runs])
+        plateau[runs] = _sensitivity_ratio(problem, last_row[runs])
         kinds[runs[plateau[runs] < PLATEAU_RTOL]] = "stalled"
     return Judgement(kinds=[str(k) for k in kinds], settled=settled,
                      kernel_error=kernel_error, shape=shape, coordinate=coordinate,
@@ -186,9 +189,9 @@ def _jumps(d: Descents, target: Array, runs: NDArray[np.bool_]
     n_runs = d.n_runs
     step, param = np.full(n_runs, -1, dtype=np.intp), np.full(n_runs, -1, dtype=np.intp)
     scaled = np.flatnonzero(np.array([name not in ANGLES for name in d.names]))
-    if len(scaled) == 0 or len(d.loss) < 2:
+    if len(scaled) == 0 or d.n_steps < 1:
         return step, param
-    x = d.params[:, :, scaled]
+    x = d.stored_params[:, :, scaled]  # a fixed point's repeated rows do not jump
     with np.errstate(invalid="ignore", over="ignore"):
         size = np.maximum(np.abs(x[:-1]), np.abs(target[scaled]))
         ratio = np.abs(np.diff(x, axis=0)) / size  # (T, B, m)
@@ -226,11 +229,13 @@ def _crawling(d: Descents, runs: NDArray[np.intp]) -> NDArray[np.bool_]:
     gradient is not negligible: descending by tiny steps, not stuck."""
     out = np.zeros(len(runs), dtype=bool)
     first = 0
-    for block in _blocks(runs, len(d.loss) * n_params(d)):  # run by run: the same figures
-        recent = d.loss[-6:, block]
+    recent_all = d.loss_tail(6)
+    grads = d.stored_grads  # a fixed point's repeated rows change neither figure
+    for block in _blocks(runs, len(grads) * n_params(d)):  # run by run: the same figures
+        recent = recent_all[:, block]
         descending = (len(recent) > 1) & np.all(np.diff(recent, axis=0) < 0, axis=0)
         with np.errstate(over="ignore", invalid="ignore"):
-            norms = np.linalg.norm(d.grads[:, block], axis=2)
+            norms = np.linalg.norm(grads[:, block], axis=2)
         largest = np.maximum(1.0, np.nanmax(norms, axis=0))
         out[first:first + len(block)] = descending & (norms[-1] > SLOPE_GTOL * largest)
         first += len(block)
@@ -239,7 +244,7 @@ def _crawling(d: Descents, runs: NDArray[np.intp]) -> NDArray[np.bool_]:
 
 def n_params(d: Descents) -> int:
     """Learned values per run."""
-    return int(d.params.shape[2])
+    return int(d.stored_params.shape[2])
 
 
 def _blocks(runs: NDArray[np.intp], per_run: int) -> list[NDArray[np.intp]]:
