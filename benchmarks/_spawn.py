@@ -8,8 +8,9 @@ CPU seconds and peak RSS from the kernel's accounting of the finished child
 
 It is a separate, small process because a child started by a large process (the
 benchmark, with torch loaded) inherits that process's peak RSS until it execs: the
-figures of a child started from here cannot read below this launcher's own peak
-(``{"floor_mib": ...}``, the first line it writes).
+figures of a child started from here cannot read below this launcher's own memory (what
+``/bin/true`` reads). The first line it writes, ``{"floor_mib": ...}``, is its own
+accounting, which counts what it inherited from the benchmark before it exec'd.
 """
 
 import json

@@ -132,10 +132,9 @@ _LAUNCHER: Launcher | None = None
 
 
 def launcher_floor() -> float:
-    """The launcher's own peak RSS (MiB): the least a child's peak can read."""
-    run_once([sys.executable, "-c", "pass"])
-    assert _LAUNCHER is not None
-    return float(_LAUNCHER.floor_mib)
+    """The least a child's peak RSS can read (MiB): that of ``/bin/true`` started by the
+    launcher (a child shares the launcher's memory until it execs)."""
+    return run_once(["/bin/true"]).peak_mib
 
 
 def run_once(argv: list[str], stdout: str = os.devnull) -> Run:
