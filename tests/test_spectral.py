@@ -201,10 +201,10 @@ def test_stationary_points_match_dense_sampling(image: str, psi: float, boundary
     assert np.all((found >= 0) & (found < engine.period))
 
 
-def product_of_sines(roots: np.ndarray):
+def product_of_sines(roots: np.ndarray, noise: float = 1e-14):
     """``f(x) = prod sin((x - r_i) / 2)`` (period 2 pi for an even count), its slope, and
     bounds on its slope and curvature (each factor and its derivatives are at most 1,
-    1/2, 1/4)."""
+    1/2, 1/4); ``noise`` is the rounding the search allows for."""
     def derivatives(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         s = np.sin(0.5 * np.subtract.outer(x, roots))  # (len(x), k)
         c = 0.5 * np.cos(0.5 * np.subtract.outer(x, roots))
@@ -215,7 +215,7 @@ def product_of_sines(roots: np.ndarray):
         return value, slope
 
     k = len(roots)
-    bounds = RootBounds(slope=k / 2, curvature=k * k / 4, noise=1e-14, slope_noise=1e-14)
+    bounds = RootBounds(slope=k / 2, curvature=k * k / 4, noise=noise, slope_noise=noise)
     return derivatives, bounds
 
 
@@ -236,11 +236,28 @@ def test_periodic_roots_resolves_a_cluster_of_six_without_blowing_up() -> None:
     # a cluster of six roots is where the certificates need ever finer intervals: the
     # search stops at its cap and resolves the cluster by its sign changes
     roots = 3.0 + 2e-4 * np.arange(6)
-    derivatives, bounds = product_of_sines(roots)
+    # f is 1e-24 between these roots, computed to full relative precision: a rounding
+    # allowance of 1e-30 lets the search tell them apart
+    derivatives, bounds = product_of_sines(roots, noise=1e-30)
     found = periodic_roots(derivatives, lambda x: derivatives(x)[0], 0.0, 2 * np.pi, 64,
                            bounds)
     assert np.all(circular_gap(roots, found, 2 * np.pi).min(axis=1) < 1e-6)
     assert np.all(np.abs(found - 3.0005) < 1e-3)
+
+
+def test_a_landscape_flat_to_rounding_over_a_stretch_yields_no_noise_points() -> None:
+    # a line-thin envelope: hundreds of modes, and stretches where the slope is at its
+    # rounding floor; no stationary point comes from a sign flip within the rounding
+    problem = make_problem("mse", size=32, ksize=5)
+    problem = Problem(problem.image, 5, REFERENCE.replace(gamma=158.0), ("theta",),
+                      Loss("mse"))
+    engine = SpectralEngine(problem)
+    found = engine.stationary_angles()
+    slope = engine.mse_derivatives(found)[1]
+    scale = np.max(np.abs(engine.mse_derivatives(np.linspace(0, np.pi, 4001))[1]))
+    assert len(found) < 200
+    # every point is a zero of the slope to the series' own accuracy
+    assert np.all(np.abs(slope) <= 1e-9 * scale)
 
 
 def test_periodic_roots_reports_a_double_root() -> None:

@@ -211,10 +211,12 @@ def periodic_roots(derivatives: Callable[[Array], tuple[Array, Array]],
     (or a root of that multiplicity), where ``f`` and ``f'`` are both tiny over a
     stretch: should the open intervals ever exceed ``max_open * size``, the search
     stops halving and resolves them at the spacing reached, by every sign change
-    between their ends (bisected) and every end where ``f`` is zero. Only there could a
-    root of even multiplicity inside such a cluster go unreported, or a sign flip of
-    ``f`` at the rounding level be reported as a root of the cluster; such clusters do
-    not occur in a loss landscape except by coincidence.
+    between their ends that rises above the rounding (bisected); a stretch where ``f``
+    stays within its rounding is flat to working precision and yields no point. Only
+    there could a root of even multiplicity inside such a cluster, or roots closer than
+    the rounding of ``f`` allows to tell apart, go unreported; such clusters do not
+    occur in a loss landscape except by coincidence (or in a landscape flat to rounding
+    over a stretch, where the series resolves nothing).
 
     Parameters
     ----------
@@ -255,7 +257,7 @@ def periodic_roots(derivatives: Callable[[Array], tuple[Array, Array]],
     brackets: list[tuple[Array, Array, Array]] = []
     while len(a):
         if len(a) > max_open * size:  # a cluster of nearly coincident roots: resolve
-            roots.append(_resolve(a, b, fa, fb, brackets))  # it at this spacing
+            roots.append(_resolve(a, b, fa, fb, noise, brackets))  # it at this spacing
             break
         width = b - a
         unsettled = np.abs(fa) + np.abs(fb) <= lip * width + 2 * noise
@@ -284,13 +286,14 @@ def periodic_roots(derivatives: Callable[[Array], tuple[Array, Array]],
     return np.concatenate(roots)
 
 
-def _resolve(a: Array, b: Array, fa: Array, fb: Array,
+def _resolve(a: Array, b: Array, fa: Array, fb: Array, noise: float,
              brackets: list[tuple[Array, Array, Array]]) -> Array:
-    """Open intervals at the spacing reached: their sign changes (added to
-    ``brackets``) and their ends where ``f`` is zero."""
-    change = np.sign(fa) * np.sign(fb) < 0
+    """Open intervals at the spacing reached: their sign changes that rise above the
+    rounding of ``f`` (added to ``brackets``); between two values within the rounding a
+    change of sign is noise, not a root."""
+    change = (np.sign(fa) * np.sign(fb) < 0) & (np.maximum(np.abs(fa), np.abs(fb)) > noise)
     brackets.append((a[change], b[change], fa[change]))
-    return a[fa == 0]
+    return a[:0]
 
 
 def _bisect(value: Callable[[Array], Array], low: Array, high: Array, f_low: Array) -> Array:
