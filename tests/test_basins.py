@@ -127,6 +127,28 @@ def test_a_start_on_the_answer_is_not_counted_as_a_recovery() -> None:
     assert outcomes.success_rate == pytest.approx(sum(others) / 2)
 
 
+@pytest.mark.parametrize("loss", ["mse", "rmse", "rmse-eps", "l1"])
+@pytest.mark.parametrize("engine", ["auto", "quadratic", "direct"])
+def test_starts_on_the_answer_are_the_starts_whose_kernel_is_the_target(loss, engine) -> None:
+    # the loss at a start decides most of them without a kernel: the same answers
+    from gabordiag.analysis.basins import started_at_answer
+    from gabordiag.descent.runner import run_descents
+
+    if loss == "l1" and engine != "direct":
+        engine = "direct"
+    cfg = small(loss=loss, lr=1e-4, steps=2, engine=engine)
+    problem_engine = Study(cfg).engine()
+    target = cfg.target_theta
+    starts = np.concatenate([target + np.array([0.0, 1e-5, -3e-5, 1e-4, 3e-4, 1e-3, 3e-3]),
+                             target + math.pi + np.array([0.0, 2e-5, -2e-4]),
+                             np.linspace(-3, 3, 40)])
+    descents = run_descents(problem_engine, cfg.optimizer_settings, starts[:, None], 2)
+    expected = problem_engine.problem.gives_target_kernel(starts[:, None])
+    assert expected[:3].all()
+    assert not expected[-40:].any()
+    np.testing.assert_array_equal(started_at_answer(descents, problem_engine), expected)
+
+
 def test_summary_fractions() -> None:
     result = run_basins(small(loss="rmse", lr=3e-3), starts=24,
                         losses=["rmse", "mse"], lrs=[1e-3, 1e-2])

@@ -14,6 +14,7 @@ from gabordiag.core.images import make_image
 from gabordiag.core.losses import Loss
 from gabordiag.core.problem import Problem
 from gabordiag.engines.direct import DirectEngine
+from gabordiag.engines.series import RootBounds, periodic_roots
 from gabordiag.engines.spectral import SpectralEngine
 from gabordiag.errors import LimitError
 
@@ -198,6 +199,86 @@ def test_stationary_points_match_dense_sampling(image: str, psi: float, boundary
     assert np.all(np.abs(direct_mse_slope(direct, found)) < 1e-9 * slope_scale)
     assert list(found) == sorted(found)
     assert np.all((found >= 0) & (found < engine.period))
+
+
+def product_of_sines(roots: np.ndarray, noise: float = 1e-14):
+    """``f(x) = prod sin((x - r_i) / 2)`` (period 2 pi for an even count), its slope, and
+    bounds on its slope and curvature (each factor and its derivatives are at most 1,
+    1/2, 1/4); ``noise`` is the rounding the search allows for."""
+    def derivatives(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        s = np.sin(0.5 * np.subtract.outer(x, roots))  # (len(x), k)
+        c = 0.5 * np.cos(0.5 * np.subtract.outer(x, roots))
+        value = np.prod(s, axis=1)
+        slope = np.zeros_like(value)
+        for i in range(len(roots)):
+            slope += c[:, i] * np.prod(np.delete(s, i, axis=1), axis=1)
+        return value, slope
+
+    k = len(roots)
+    bounds = RootBounds(slope=k / 2, curvature=k * k / 4, noise=noise, slope_noise=noise)
+    return derivatives, bounds
+
+
+def test_periodic_roots_finds_roots_closer_than_the_grid() -> None:
+    # three roots within one interval of the first grid, with a sign change across it
+    # (a bracket would find one of them), and a pair without one
+    roots = np.array([1.0, 1.001, 1.002, 4.0, 4.0005, 5.5])
+    derivatives, bounds = product_of_sines(roots)
+    found = periodic_roots(derivatives, lambda x: derivatives(x)[0], 0.0, 2 * np.pi, 64,
+                           bounds)
+    # every root found, nothing else: f is 1e-14 (the stated noise) within 4e-8 of the
+    # roots of the cluster, where it is that flat, so they are known to that
+    assert np.all(circular_gap(roots, found, 2 * np.pi).min(axis=1) < 1e-7)
+    assert np.all(circular_gap(found, roots, 2 * np.pi).min(axis=1) < 1e-7)
+
+
+def test_periodic_roots_resolves_a_cluster_of_six_without_blowing_up() -> None:
+    # a cluster of six roots is where the certificates need ever finer intervals: the
+    # search stops at its cap and resolves the cluster by its sign changes
+    roots = 3.0 + 2e-4 * np.arange(6)
+    # f is 1e-24 between these roots, computed to full relative precision: a rounding
+    # allowance of 1e-30 lets the search tell them apart
+    derivatives, bounds = product_of_sines(roots, noise=1e-30)
+    found = periodic_roots(derivatives, lambda x: derivatives(x)[0], 0.0, 2 * np.pi, 64,
+                           bounds)
+    assert np.all(circular_gap(roots, found, 2 * np.pi).min(axis=1) < 1e-6)
+    assert np.all(np.abs(found - 3.0005) < 1e-3)
+
+
+def test_a_landscape_flat_to_rounding_over_a_stretch_yields_no_noise_points() -> None:
+    # a line-thin envelope: hundreds of modes, and stretches where the slope is at its
+    # rounding floor; no stationary point comes from a sign flip within the rounding
+    problem = make_problem("mse", size=32, ksize=5)
+    problem = Problem(problem.image, 5, REFERENCE.replace(gamma=158.0), ("theta",),
+                      Loss("mse"))
+    engine = SpectralEngine(problem)
+    found = engine.stationary_angles()
+    slope = engine.mse_derivatives(found)[1]
+    scale = np.max(np.abs(engine.mse_derivatives(np.linspace(0, np.pi, 4001))[1]))
+    assert len(found) < 200
+    # every point is a zero of the slope to the series' own accuracy
+    assert np.all(np.abs(slope) <= 1e-9 * scale)
+
+
+def test_periodic_roots_reports_a_double_root() -> None:
+    roots = np.array([2.0, 2.0, 3.0, 5.0])  # f and f' vanish at 2
+    derivatives, bounds = product_of_sines(roots)
+    found = np.unique(np.round(periodic_roots(derivatives, lambda x: derivatives(x)[0], 0.0,
+                                              2 * np.pi, 64, bounds), 6))
+    np.testing.assert_allclose(found, [2.0, 3.0, 5.0], atol=1e-6)
+
+
+@settings(max_examples=30, deadline=None, database=None)
+@given(st.floats(0.0, 1.0), st.lists(st.floats(1e-4, 0.05), min_size=1, max_size=4))
+def test_periodic_roots_misses_no_root_of_close_pairs(offset: float, gaps: list[float]
+                                                      ) -> None:
+    centres = offset + 1.5 * np.arange(len(gaps))  # pairs of roots, gap apart
+    roots = np.sort(np.concatenate([[c, c + g] for c, g in zip(centres, gaps)]))
+    derivatives, bounds = product_of_sines(roots)
+    found = periodic_roots(derivatives, lambda x: derivatives(x)[0], 0.0, 2 * np.pi, 64,
+                           bounds)
+    assert np.all(circular_gap(roots, found, 2 * np.pi).min(axis=1) < 1e-6)
+    assert np.all(circular_gap(found, roots, 2 * np.pi).min(axis=1) < 1e-6)
 
 
 def test_stationary_angles_alternate_between_minima_and_maxima() -> None:

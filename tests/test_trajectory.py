@@ -468,3 +468,70 @@ def test_steps_to_settle_batch_is_run_by_run():
         far = np.flatnonzero(np.abs(column - column[-1]) >= 1e-3)
         assert batch[b] == (far[-1] + 1 if len(far) else 0)
         assert steps_to_settle(column, tol=1e-3) == batch[b]
+
+
+# -- a batch at a fixed point is filled in, bit for bit ------------------------------------
+
+class _Counting:
+    """An engine that counts its evaluations."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.problem, self.name, self.calls = engine, engine.problem, engine.name, 0
+
+    def loss_and_grad(self, values):
+        self.calls += 1
+        return self.engine.loss_and_grad(values)
+
+
+@pytest.mark.parametrize(("loss", "lr", "momentum"), [
+    ("mse", 2e-3, 0.0),    # every run settles to the bit: the rest is filled in
+    ("rmse", 3e-3, 0.0),   # never settles: every step is evaluated
+    ("mse", 2e-3, 0.5),    # momentum keeps state: every step is evaluated
+])
+def test_steps_after_a_fixed_point_are_filled_in_bit_for_bit(monkeypatch, loss, lr, momentum):
+    from gabordiag.descent.optim import SGD
+
+    config, _ = resolve_config({**SMALL, "loss": loss})
+    starts = TARGET - math.pi / 2 + math.pi * (np.arange(40) + 0.25) / 40
+    engine = _Counting(Study(config).engine())
+    fast = run_descents(engine, sgd(lr, momentum=momentum), starts[:, None], 400)
+    fast_calls = engine.calls
+    monkeypatch.setattr(SGD, "memoryless", property(lambda self: False))
+    engine.calls = 0
+    every = run_descents(engine, sgd(lr, momentum=momentum), starts[:, None], 400)
+    assert engine.calls == 401
+    for name in ("params", "loss", "grads", "stopped_at"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(every, name), err_msg=name)
+    # what the judge reads of a batch that stored only the rows up to its fixed point
+    for rows in (1, 6, 150, 401, 500):
+        np.testing.assert_array_equal(fast.tail(rows), every.params[-rows:])
+        np.testing.assert_array_equal(fast.loss_tail(rows), every.loss[-rows:])
+    np.testing.assert_array_equal(fast.final(), every.final())
+    some = np.array([3, 0, 7])
+    np.testing.assert_array_equal(fast.subset(some).params, every.params[:, some])
+    assert fast.n_steps == every.n_steps == 400
+    assert judge(fast, engine.engine).kinds == judge(every, engine.engine).kinds
+    if loss == "mse" and momentum == 0:
+        assert fast_calls < 200
+        assert len(fast.stored_params) == fast_calls  # the repeated rows are not stored
+    else:
+        assert fast_calls == 401
+
+
+def test_the_batch_judge_in_blocks_of_runs_is_the_same(monkeypatch):
+    # big batches are judged in blocks of runs to bound the memory: the same figures
+    import gabordiag.descent.verdicts as verdicts
+
+    config, _ = resolve_config({**SMALL, "loss": "mse", "lambda": 3})
+    engine = Study(config).engine()
+    starts = TARGET - math.pi / 2 + math.pi * (np.arange(60) + 0.5) / 60
+    descents = run_descents(engine, sgd(3e-3), starts[:, None], 150)
+    whole = judge(descents, engine)
+    settle = steps_to_settle(descents.params[:, :, 0])
+    monkeypatch.setattr(verdicts, "_BLOCK_VALUES", 400)  # a few runs per block
+    blocks = judge(descents, engine)
+    assert blocks.kinds == whole.kinds
+    for name in ("coordinate", "turn_fraction", "net_over_path", "late_over_early_step",
+                 "kernel_error", "plateau"):
+        np.testing.assert_array_equal(getattr(blocks, name), getattr(whole, name), err_msg=name)
+    np.testing.assert_array_equal(steps_to_settle(descents.params[:, :, 0]), settle)

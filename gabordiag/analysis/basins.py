@@ -7,20 +7,23 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..config.choices import RECOVERED, VERDICTS
 from ..config.model import Config, OptimizerSettings
+from ..core.problem import KERNEL_RTOL
 from ..descent.runner import Descents, run_descents
 from ..descent.verdicts import judge, steps_to_settle
 from ..engines.base import Engine
 from ..errors import ConfigError, LimitError
 from .cost import basins_cost, refuse
-from .landscape import Landscape, theta_landscape
 from .study import Study
+
+if TYPE_CHECKING:
+    from .landscape import Landscape
 
 __all__ = ["MAX_RUN_STEPS", "SCHEMA", "BasinCase", "BasinsResult", "Outcomes", "ViaOutcomes",
            "judge_runs", "run_basins", "start_grid", "sweep"]
@@ -117,10 +120,37 @@ def judge_runs(descents: Descents, engine: Engine) -> Outcomes:
     """The verdict of every run of a batch, judged at once, the steps to settle of
     those that recovered, and the runs that started on the answer."""
     kinds = judge(descents, engine).kinds
-    settle = steps_to_settle(descents.params[:, :, 0])
+    # (a fixed point's repeated rows settle nothing: the rows computed are enough)
+    settle = steps_to_settle(descents.stored_params[:, :, 0])
     steps = [int(s) if kind in RECOVERED else None for kind, s in zip(kinds, settle)]
-    at_answer = engine.problem.gives_target_kernel(descents.params[0])
+    at_answer = started_at_answer(descents, engine)
     return Outcomes(kinds, steps, [bool(a) for a in at_answer])
+
+
+def started_at_answer(descents: Descents, engine: Engine) -> NDArray[np.bool_]:
+    """Whether each run's start gives the target's kernel (``KERNEL_RTOL``).
+
+    Kernels are compared only where the loss at the start does not already decide: for
+    the MSE family with a Gram matrix ``G``, ``|k - k*|^2 >= mse P / gram_norm``
+    (``P`` output pixels), and a start whose bound is four times the squared tolerance
+    is far from the answer without building its kernel.
+    """
+    problem = engine.problem
+    starts = descents.stored_params[0]
+    candidates = np.ones(len(starts), dtype=bool)
+    norm = getattr(engine, "gram_norm", None)
+    if norm and problem.loss.mse_family:
+        loss = descents.stored_loss[0]
+        eps = problem.loss.eps if problem.loss.name == "rmse-eps" else 0.0
+        square = loss if problem.loss.name == "mse" else loss * loss
+        mse = (square - eps) - 1e-12 * (square + eps)  # less than the MSE, to rounding
+        scale = float(np.sum(problem.target_kernel() ** 2)) * norm / problem.n_out
+        with np.errstate(invalid="ignore"):
+            candidates = ~(mse > 4 * KERNEL_RTOL**2 * scale)  # NaN: compare kernels
+    out = np.zeros(len(starts), dtype=bool)
+    if candidates.any():
+        out[candidates] = problem.gives_target_kernel(starts[candidates])
+    return out
 
 
 @dataclass
@@ -256,5 +286,7 @@ def run_basins(study: Study, starts: int = 360, lrs: list[float] | None = None,
                                               judge_runs(descents, engine), final))
                 done += config.steps
     if with_landscape:
+        from .landscape import theta_landscape
+
         result.landscape = theta_landscape(study)
     return result

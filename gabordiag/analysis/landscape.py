@@ -5,23 +5,25 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..config.model import Config
 from ..core.kernel import period_label
-from ..descent.runner import Trajectory
 from ..engines.base import Engine
 from ..engines.spectral import SpectralEngine
 from ..errors import ConfigError, LimitError
 from .cost import landscape_cost, refuse
-from .landscape2d import Landscape2D, compute_landscape_2d
-from .recover import recover
+from .plain import floats
 from .stability import Basin, Stability, StartPosition, situate, stability, target_basin
 from .stationary import StationaryPoint, find_stationary_points
 from .study import Study
+
+if TYPE_CHECKING:  # imported where they are needed: most landscapes draw no run
+    from ..descent.runner import Trajectory
+    from .landscape2d import Landscape2D
 
 __all__ = ["MAX_POINTS", "SCHEMA", "Landscape", "LandscapeResult", "compute_landscape",
            "run_landscape", "theta_landscape"]
@@ -214,8 +216,8 @@ class LandscapeResult:
             land = self.landscape
             facts = land.facts
             out.update({
-                "param": land.param, "grid": _floats(land.grid), "loss": _floats(land.loss),
-                "grad": _floats(land.grad), "curvature": _floats(land.curvature),
+                "param": land.param, "grid": floats(land.grid), "loss": floats(land.loss),
+                "grad": floats(land.grad), "curvature": floats(land.curvature),
                 "period": land.period, "period_reason": land.period_reason,
                 "period_check": land.period_check, "has_effect": land.has_effect,
                 "stationary_points": [p.to_dict() for p in land.stationary_points],
@@ -236,10 +238,6 @@ class LandscapeResult:
         for values in zip(land.grid, land.loss, land.grad, land.curvature):
             rows.append(",".join(repr(float(v)) for v in values))
         return "\n".join(rows) + "\n"
-
-
-def _floats(values: Array) -> list[float | None]:
-    return [float(v) if np.isfinite(v) else None for v in np.asarray(values)]
 
 
 def run_landscape(study: Study, param: str = "theta", param2: str | None = None,
@@ -276,11 +274,13 @@ def run_landscape(study: Study, param: str = "theta", param2: str | None = None,
            "--points/--range", "use fewer points, a narrower range, a smaller image or "
            "kernel")
     if param2 is not None:
+        from .landscape2d import compute_landscape_2d
+
         land2 = compute_landscape_2d(study, (param, param2), (span, span2),
                                      points or DEFAULT_POINTS_2D)
         name = study.engine(learn=(param, param2), evaluations=n_total).name
         learned = {param, param2} & set(study.config.learn)
-        run = recover(study).trajectory if trajectory and learned else None
+        run = _run_of(study) if trajectory and learned else None
         return LandscapeResult(study.config, name, study.kernel_description(name),
                                landscape_2d=land2, trajectory=run)
     if span is None and param == "theta":
@@ -289,8 +289,13 @@ def run_landscape(study: Study, param: str = "theta", param2: str | None = None,
     else:
         land = compute_landscape(study, param, span, points or DEFAULT_POINTS)
     name = study.engine(learn=(param,), evaluations=4 * (points or DEFAULT_POINTS)).name
-    run = None
-    if trajectory and param in study.config.learn:
-        run = recover(study).trajectory
+    run = _run_of(study) if trajectory and param in study.config.learn else None
     return LandscapeResult(study.config, name, study.kernel_description(name),
                            landscape=land, trajectory=run)
+
+
+def _run_of(study: Study) -> Trajectory:
+    """The configured descent, to draw on the landscape."""
+    from .recover import recover
+
+    return recover(study).trajectory

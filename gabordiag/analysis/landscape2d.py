@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import LimitError
+from .plain import floats
 from .study import Study
 
 __all__ = ["Landscape2D", "compute_landscape_2d"]
@@ -32,8 +33,8 @@ class Landscape2D:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON fields of a two-parameter landscape."""
-        return {"params": list(self.params), "grid": _floats(self.grid),
-                "grid2": _floats(self.grid2), "loss": [_floats(row) for row in self.loss],
+        return {"params": list(self.params), "grid": floats(self.grid),
+                "grid2": floats(self.grid2), "loss": [floats(row) for row in self.loss],
                 "grid_minima": [list(m) for m in self.minima],
                 "grid_maxima": [list(m) for m in self.maxima]}
 
@@ -44,10 +45,6 @@ class Landscape2D:
             for k, b in enumerate(self.grid2):
                 rows.append(f"{a!r},{b!r},{float(self.loss[i, k])!r}")
         return "\n".join(rows) + "\n"
-
-
-def _floats(values: Array) -> list[float | None]:
-    return [float(v) if np.isfinite(v) else None for v in np.asarray(values)]
 
 
 def compute_landscape_2d(study: Study, params: tuple[str, str],
@@ -93,4 +90,3 @@ def _grid_extrema(loss: Array, a: Array, b: Array, wraps: list[bool]
     minima = [(float(a[i]), float(b[k]), float(loss[i, k])) for i, k in zip(*np.nonzero(lower))]
     maxima = [(float(a[i]), float(b[k]), float(loss[i, k])) for i, k in zip(*np.nonzero(higher))]
     return minima, maxima
-

@@ -16,6 +16,7 @@ from ..descent.verdicts import SETTLED_XTOL, Verdict
 from ..engines.base import Engine
 from ..engines.choice import STEP, call_seconds
 from .cost import MORE_SECONDS, recover_cost, refuse, user_call_seconds
+from .plain import floats
 from .stability import stability
 from .study import Study
 
@@ -47,9 +48,9 @@ class RecoverResult:
             "engine": self.engine.name,
             "period": self.period,
             "period_reason": self.period_reason,
-            "params": {name: _floats(t.params[:, j]) for j, name in enumerate(t.names)},
-            "loss": _floats(t.loss),
-            "grads": {name: _floats(t.grads[:, j]) for j, name in enumerate(t.names)},
+            "params": {name: floats(t.params[:, j]) for j, name in enumerate(t.names)},
+            "loss": floats(t.loss),
+            "grads": {name: floats(t.grads[:, j]) for j, name in enumerate(t.names)},
             "gradient": self.gradient,
             "verdict": self.verdict.to_dict(),
         }
@@ -64,10 +65,6 @@ class RecoverResult:
             values = [*t.params[i], t.loss[i], *t.grads[i], sizes[i]]
             rows.append(",".join([str(i), *(repr(float(v)) for v in values)]))
         return "\n".join(rows) + "\n"
-
-
-def _floats(values: Array) -> list[float | None]:
-    return [float(v) if np.isfinite(v) else None for v in values]
 
 
 def theta_curve(result: RecoverResult, points: int = 721) -> tuple[Array, Array]:

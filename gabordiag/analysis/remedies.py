@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from ..config.choices import RECOVERED
 from ..config.model import Config
 from ..core.kernel import period_label
-from ..descent.runner import Descents, UnitVector, run_descents
+from ..descent.runner import UnitVector, run_descents
 from ..descent.verdicts import steps_to_settle
 from .basins import Outcomes, ViaOutcomes, check_sweep, judge_runs, start_grid, sweep
 from .cost import refuse, remedies_cost
@@ -109,13 +109,11 @@ def _multi_start(study: Study, starts: Array, bank: int) -> Outcomes:
         descents = run_descents(engine, config.optimizer_settings, grid[:, None],
                                 config.steps)
         members = np.arange(n * bank).reshape(n, bank)
-    rows = np.where(descents.stopped_at < 0, len(descents.loss) - 1, 0)
+    rows = np.where(descents.stopped_at < 0, len(descents.stored_loss) - 1, 0)
     finals = np.where(descents.stopped_at < 0,
-                      descents.loss[rows, np.arange(descents.n_runs)], np.inf)
+                      descents.stored_loss[rows, np.arange(descents.n_runs)], np.inf)
     best = members[np.arange(n), np.argmin(finals[members], axis=1)]
-    chosen = Descents(descents.names, descents.params[:, best], descents.loss[:, best],
-                      descents.grads[:, best], descents.stopped_at[best])
-    return judge_runs(chosen, engine)
+    return judge_runs(descents.subset(best), engine)
 
 
 def _unit_vector(study: Study, starts: Array) -> Outcomes:

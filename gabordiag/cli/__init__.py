@@ -10,6 +10,7 @@ fast engines run faster without thread start-up. :func:`main` sets it before a c
 imports numpy.
 """
 
+import copy
 import os
 import sys
 
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: list[str]) -> int:
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(_app_for(args))
     try:
         # the arguments as given ride on the context, for a report's "command" line
         result = command.main(args=args, prog_name="gabordiag", standalone_mode=False,
@@ -92,6 +93,20 @@ def _terminated(signum: int) -> int:
     exc = terminal.Terminated(signum)
     print_error(f"terminated by {exc.name}")
     return exc.exit_code
+
+
+def _app_for(args: list[str]) -> typer.Typer:
+    """The app, with only the command the arguments name when they name one: typer
+    turns every command's options into click parameters before it parses anything, and
+    one command's are all a run needs (its help and its errors are the same)."""
+    name = args[0] if args else None
+    chosen = [c for c in app.registered_commands if c.name == name]
+    if not chosen:
+        return app
+    one = copy.copy(app)
+    one.registered_commands = chosen
+    one.registered_groups = []
+    return one
 
 
 def run() -> None:

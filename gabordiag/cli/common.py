@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from .options import allow_code
-from .render import err_console, print_warning
+from .render import print_warning
 
 if TYPE_CHECKING:
     from ..analysis.study import Study
@@ -106,6 +106,8 @@ def progress_bar(total: int, description: str, enabled: bool = True, min_total: 
         TextColumn,
         TimeRemainingColumn,
     )
+
+    from .render import err_console
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=err_console, transient=True) as progress:

@@ -1,37 +1,52 @@
-"""Rich rendering helpers shared by the commands."""
+"""Rich rendering helpers shared by the commands.
 
-import json
+rich is imported only when a console is first used (``--json`` output and one-line
+errors need none of it)."""
+
 import math
 import sys
-from typing import Any
-
-from rich.console import Console
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from .terminal import ClosedPipe, can_carry, quiet_closed_stdout, to_ascii
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    out_console: Console
+    err_console: Console
 
 __all__ = ["code_notes", "err_console", "flush_code_notes", "fmt", "out_console", "print_error",
            "print_json", "print_warning"]
 
 
-class _Console(Console):
+def _make_console(stderr: bool) -> "Console":
     """rich's Console, with ASCII stand-ins laid out in place of characters the stream's
     encoding cannot carry (before the layout, so that boxes stay aligned), and a closed
     stdout that ends the run quietly instead of rich's exit 1."""
+    from rich.console import Console
+    from rich.text import Text
 
-    def render_str(self, text: str, *args: Any, **kwargs: Any) -> Text:
-        if not can_carry(self.encoding):
-            text = to_ascii(text)
-        return super().render_str(text, *args, **kwargs)
+    class _Console(Console):
+        def render_str(self, text: str, *args: Any, **kwargs: Any) -> Text:
+            if not can_carry(self.encoding):
+                text = to_ascii(text)
+            return super().render_str(text, *args, **kwargs)
 
-    def on_broken_pipe(self) -> None:
-        del self._buffer[:]  # what could not be written is dropped, not kept for later
-        quiet_closed_stdout()
-        raise ClosedPipe()
+        def on_broken_pipe(self) -> None:
+            del self._buffer[:]  # what could not be written is dropped, not kept for later
+            quiet_closed_stdout()
+            raise ClosedPipe()
+
+    return _Console(stderr=stderr, highlight=False)
 
 
-out_console = _Console(highlight=False)
-err_console = _Console(stderr=True, highlight=False)
+def __getattr__(name: str) -> Any:
+    """``out_console`` and ``err_console``, made on first use."""
+    if name not in ("out_console", "err_console"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    console = _make_console(stderr=name == "err_console")
+    globals()[name] = console
+    return console
 
 
 def code_notes(clear: bool = False) -> list[str]:
@@ -71,8 +86,14 @@ def print_json(data: dict[str, Any], warnings: tuple[str, ...] | list[str] = ())
     ``warnings`` (a list, empty when there are none). Non-finite numbers (e.g.
     ``lambda = inf``) are written as the strings ``"inf"``, ``"-inf"``, ``"nan"``, which
     the config reader accepts back."""
+    import json
+
     data = {**data, "warnings": [*warnings, *code_notes()]}
-    sys.stdout.write(json.dumps(_finite(data), sort_keys=True, allow_nan=False) + "\n")
+    try:  # all finite, as nearly always: no need to walk the data first
+        text = json.dumps(data, sort_keys=True, allow_nan=False)
+    except ValueError:
+        text = json.dumps(_finite(data), sort_keys=True, allow_nan=False)
+    sys.stdout.write(text + "\n")
 
 
 def _finite(value: Any) -> Any:

@@ -6,7 +6,6 @@ import difflib
 import math
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,6 +48,8 @@ def load_config(path: Path) -> tuple[dict[str, Any], ConfigSource]:
 
     Returns the parsed experiment values (by config key) and the other tables.
     """
+    import tomllib  # only when a file is read (help needs none)
+
     try:
         data = read_regular_file(path)
     except ValueError as exc:

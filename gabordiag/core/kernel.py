@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -90,9 +91,14 @@ class _Parts:
         self.s = self.xr**2 + gm**2 * self.yr**2
         self.env = np.exp(-self.s / (2 * sg**2))
         self.k = 2 * np.pi / lam  # angular frequency of the carrier
-        phase = self.k * self.xr + ps
-        self.cos, self.sin = np.cos(phase), np.sin(phase)
+        self._phase = self.k * self.xr + ps
+        self.cos = np.cos(self._phase)
         self.g = self.env * self.cos
+
+    @cached_property
+    def sin(self) -> Array:
+        """``sin`` of the carrier's phase (only the derivatives need it)."""
+        return np.sin(self._phase)
 
 
 def gabor_kernels(ksize: int, *, theta: ArrayLike, lambd: ArrayLike, sigma: ArrayLike,

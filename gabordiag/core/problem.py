@@ -30,7 +30,7 @@ Array = NDArray[np.float64]
 # target's is the target's kernel (parameters within PARAM_ATOL: the target itself).
 KERNEL_RTOL = 1e-3
 PARAM_ATOL = 1e-3
-BLOCK_BYTES = 64 * 2**20  # working memory for one block of kernels
+_BLOCK_ELEMENTS = 2**16  # kernel entries per block of a batched kernel comparison
 
 
 def pad_image(image: Array, ksize: int, boundary: str) -> Array:
@@ -141,19 +141,21 @@ class Problem:
         return self.effective_kernels(self.target_vector(), derivatives=False)[0][0]
 
     def kernel_errors(self, values: ArrayLike) -> Array:
-        """``|K(values) - K*| / |K*|`` for a batch of value vectors ``(B, n)``, in blocks
-        whose kernels (and the dozen arrays of the same size that build them) fit in
-        :data:`BLOCK_BYTES`: a sweep of 100,000 runs must not need gigabytes for this."""
-        values = np.atleast_2d(np.asarray(values, dtype=np.float64))
+        """``|K(values) - K*| / |K*|`` for a batch of value vectors ``(B, n)``."""
+        batch = np.atleast_2d(np.asarray(values, dtype=np.float64))
+        # each distinct vector once (runs that converged share their last values, to
+        # the bit), in blocks of kernels whose temporaries stay in the cache
+        distinct, inverse = np.unique(batch, axis=0, return_inverse=True)
         target = self.target_kernel().reshape(-1)
         scale = np.linalg.norm(target)
-        size = max(1, BLOCK_BYTES // (12 * 8 * self.ksize**2))
-        out = np.empty(len(values))
-        for start in range(0, len(values), size):
-            kernels, _ = self.effective_kernels(values[start:start + size], derivatives=False)
+        out = np.empty(len(distinct))
+        block = max(1, _BLOCK_ELEMENTS // target.size)
+        for first in range(0, len(distinct), block):
+            kernels, _ = self.effective_kernels(distinct[first:first + block],
+                                                derivatives=False)
             diff = kernels.reshape(len(kernels), -1) - target
-            out[start:start + size] = np.linalg.norm(diff, axis=1) / scale
-        return out
+            out[first:first + block] = np.linalg.norm(diff, axis=1) / scale
+        return out[inverse.reshape(-1)]
 
     def gives_target_kernel(self, values: ArrayLike) -> NDArray[np.bool_]:
         """Whether each value vector gives the target's kernel (to :data:`KERNEL_RTOL`)."""

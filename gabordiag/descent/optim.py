@@ -29,6 +29,12 @@ class Optimizer:
         self.settings = settings
         self.t = 0
 
+    @property
+    def memoryless(self) -> bool:
+        """True when an update depends only on the parameters, the gradient and the
+        learning rate (no momentum, no running averages, no step count)."""
+        return False
+
     def _lr(self, params: Array) -> Array:
         lr = np.asarray(self.settings.lr, dtype=np.float64)
         return lr[:, None] if lr.ndim == 1 else lr
@@ -55,6 +61,11 @@ class SGD(Optimizer):
     def __init__(self, settings: OptimizerSettings) -> None:
         super().__init__(settings)
         self.buf: Array | None = None
+
+    @property
+    def memoryless(self) -> bool:
+        """Plain SGD (no momentum) keeps no state."""
+        return self.settings.momentum == 0
 
     def _update(self, params: Array, grads: Array, lr: Array) -> Array:
         s = self.settings

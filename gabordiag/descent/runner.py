@@ -71,34 +71,91 @@ class Trajectory:
                         np.array([stop], dtype=np.int64))
 
 
-@dataclass
 class Descents:
     """A batch of runs: ``params (T+1, B, n)``, ``loss (T+1, B)``, ``grads (T+1, B, n)``
     and ``stopped_at (B,)`` (-1 where every step ran). Rows after a run's stop are not
-    part of it."""
+    part of it.
 
-    names: tuple[str, ...]
-    params: Array
-    loss: Array
-    grads: Array
-    stopped_at: NDArray[np.int64]
+    When every run reached a fixed point (to the bit) before its last step, only the
+    rows up to there are stored (``steps`` is then the number of updates, and every later
+    row equals the last stored one): :attr:`params`, :attr:`loss` and :attr:`grads`
+    are the whole arrays, made on first use; :attr:`stored_params`, :attr:`stored_loss`,
+    :attr:`stored_grads` and :meth:`tail` read only what was computed.
+    """
+
+    def __init__(self, names: tuple[str, ...], params: Array, loss: Array, grads: Array,
+                 stopped_at: NDArray[np.int64], steps: int | None = None) -> None:
+        self.names = names
+        self.stored_params, self.stored_loss, self.stored_grads = params, loss, grads
+        self.stopped_at = stopped_at
+        self.n_steps = len(loss) - 1 if steps is None else steps
+        self._whole: dict[str, Array] = {}
+
+    def _expanded(self, name: str, stored: Array) -> Array:
+        if len(stored) == self.n_steps + 1:
+            return stored
+        if name not in self._whole:  # the fixed point's rows, repeated to the last step
+            whole = np.empty((self.n_steps + 1, *stored.shape[1:]))
+            whole[:len(stored)] = stored
+            whole[len(stored):] = stored[-1]
+            self._whole[name] = whole
+        return self._whole[name]
+
+    @property
+    def params(self) -> Array:
+        """Every step's values, ``(T+1, B, n)``."""
+        return self._expanded("params", self.stored_params)
+
+    @property
+    def loss(self) -> Array:
+        """Every step's loss, ``(T+1, B)``."""
+        return self._expanded("loss", self.stored_loss)
+
+    @property
+    def grads(self) -> Array:
+        """Every step's gradient, ``(T+1, B, n)``."""
+        return self._expanded("grads", self.stored_grads)
 
     @property
     def n_runs(self) -> int:
         """Number of runs in the batch."""
-        return int(self.params.shape[1])
+        return int(self.stored_params.shape[1])
+
+    def tail(self, rows: int) -> Array:
+        """The values of the last ``rows`` steps, ``(rows, B, n)`` (no more than that is
+        made when the batch ended at a fixed point)."""
+        return self._tail(self.stored_params, rows)
+
+    def loss_tail(self, rows: int) -> Array:
+        """The loss of the last ``rows`` steps, ``(rows, B)``."""
+        return self._tail(self.stored_loss, rows)
+
+    def _tail(self, stored: Array, rows: int) -> Array:
+        rows = min(rows, self.n_steps + 1)
+        repeats = min(rows, self.n_steps + 1 - len(stored))  # of the last stored row
+        if repeats == 0:
+            return stored[len(stored) - rows:]
+        repeated = np.broadcast_to(stored[-1], (repeats, *stored.shape[1:]))
+        if repeats == rows:
+            return repeated
+        return np.concatenate([stored[len(stored) - (rows - repeats):], repeated])
 
     def run(self, b: int) -> Trajectory:
         """Run ``b`` as a :class:`Trajectory`."""
         stop = int(self.stopped_at[b])
-        end = len(self.loss) if stop < 0 else stop + 1
+        end = self.n_steps + 1 if stop < 0 else stop + 1
         return Trajectory(self.names, self.params[:end, b], self.loss[:end, b],
                           self.grads[:end, b], None if stop < 0 else stop)
 
     def final(self) -> Array:
         """Each run's last values, ``(B, n)`` (its last finite row when it stopped)."""
-        rows = np.where(self.stopped_at < 0, len(self.loss) - 1, self.stopped_at)
-        return self.params[rows, np.arange(self.n_runs)]
+        rows = np.where(self.stopped_at < 0, len(self.stored_loss) - 1, self.stopped_at)
+        return self.stored_params[rows, np.arange(self.n_runs)]
+
+    def subset(self, runs: NDArray[np.intp]) -> Descents:
+        """The runs ``runs`` of the batch (in that order)."""
+        return Descents(self.names, self.stored_params[:, runs], self.stored_loss[:, runs],
+                        self.stored_grads[:, runs], self.stopped_at[runs], self.n_steps)
 
 
 class Parametrisation(Protocol):
@@ -157,12 +214,17 @@ class UnitVector:
         return theta[:, None]
 
     def gradient(self, inner: Array, grad: Array) -> Array:
-        r2 = np.sum(inner * inner, axis=1)
-        dtheta_du = np.stack([-inner[:, 1], inner[:, 0]], axis=1) / (self.k * r2[:, None])
+        square = inner * inner
+        r2 = square[:, 0] + square[:, 1]  # the row sums, as np.sum adds two values
+        dtheta_du = np.empty_like(inner)
+        np.negative(inner[:, 1], out=dtheta_du[:, 0])
+        dtheta_du[:, 1] = inner[:, 0]
+        dtheta_du /= (self.k * r2)[:, None]
         return grad[:, :1] * dtheta_du
 
     def project(self, inner: Array) -> Array:
-        return inner / np.linalg.norm(inner, axis=1, keepdims=True)
+        square = inner * inner  # the norm as np.linalg.norm takes it, without its overhead
+        return inner / np.sqrt(square[:, 0] + square[:, 1])[:, None]
 
 
 def run_descents(engine: Engine, settings: OptimizerSettings, starts: Array, steps: int,
@@ -192,6 +254,11 @@ def run_descents(engine: Engine, settings: OptimizerSettings, starts: Array, ste
 
     A run stops (and is frozen) at the first non-finite loss, gradient or value, or
     when a value leaves ``[-BOUND, BOUND]``.
+
+    When an update leaves every run exactly where it was (the same bits) and the
+    optimizer keeps no state (SGD without momentum, no schedule), every later update
+    would too: the remaining steps are filled in without evaluating them. The result
+    is the same, bit for bit.
     """
     param = parametrisation or Identity()
     optimizer = make_optimizer(settings)
@@ -200,11 +267,14 @@ def run_descents(engine: Engine, settings: OptimizerSettings, starts: Array, ste
     x = param.inner(values)
     placeholder = param.inner(np.zeros_like(values))  # finite stand-in for stopped runs
     rates = settings.lr if lr is None else lr
-    params = np.full((steps + 1, batch, n), np.nan)
-    loss = np.full((steps + 1, batch), np.nan)
-    grads = np.full((steps + 1, batch, n), np.nan)
+    memoryless = schedule is None and optimizer.memoryless
+    params = np.empty((steps + 1, batch, n))
+    loss = np.empty((steps + 1, batch))
+    grads = np.empty((steps + 1, batch, n))
     stopped = np.full(batch, -1, dtype=np.int64)
     alive = np.ones(batch, dtype=bool)
+    all_alive = True
+    last = steps
     with np.errstate(all="ignore"):
         for t in range(steps + 1):
             value, grad = engine.loss_and_grad(values)
@@ -216,12 +286,23 @@ def run_descents(engine: Engine, settings: OptimizerSettings, starts: Array, ste
                                 & np.all(np.abs(values) <= BOUND, axis=1))
                 stopped[bad] = t
                 alive &= ~bad
-            if t == steps or not alive.any():
+                all_alive = bool(alive.all())
+            if t == steps or not (all_alive or alive.any()):
+                last = t
                 break
             rate = rates if schedule is None else np.asarray(rates) * schedule(t)
-            if alive.all():
-                x = param.project(optimizer.step(x, param.gradient(x, grad), rate))
-                values = param.values(x, values)
+            if all_alive:
+                moved = param.project(optimizer.step(x, param.gradient(x, grad), rate))
+                new_values = param.values(moved, values)
+                if (memoryless and (moved == x).all()
+                        and (new_values is moved or (new_values == values).all())):
+                    # a fixed point of every run, to the bit: so is every later step,
+                    # which the Descents repeats without storing it
+                    if progress is not None:
+                        progress(steps)
+                    return Descents(engine.problem.learn, params[:t + 1], loss[:t + 1],
+                                    grads[:t + 1], stopped, steps)
+                x, values = moved, new_values
             else:  # stopped runs keep stepping on finite placeholders; not read
                 live = alive[:, None]
                 inner_grad = param.gradient(x, np.where(live, grad, 0.0))
@@ -230,6 +311,8 @@ def run_descents(engine: Engine, settings: OptimizerSettings, starts: Array, ste
                 values = param.values(x, np.where(live, values, 0.0))
             if progress is not None:
                 progress(t + 1)
+    if last < steps:  # every run stopped: nothing after that step is part of a run
+        params[last + 1:], loss[last + 1:], grads[last + 1:] = np.nan, np.nan, np.nan
     return Descents(engine.problem.learn, params, loss, grads, stopped)
 
 

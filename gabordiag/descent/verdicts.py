@@ -36,6 +36,8 @@ PLATEAU_RTOL = 1e-3     # kernel sensitivity below this x the target's: a platea
 DECAY_RTOL = 0.5        # step sizes whose geometric trend falls below this over the tail:
                         # a dying oscillation (converging), not a cycle
 ANGLES = ("theta", "psi")
+_BLOCK_VALUES = 2**18  # values per block of runs copied at once (2 MiB of float64: fresh
+                       # memory is slow to touch, and a block this size is reused)
 
 
 @dataclass
@@ -124,7 +126,7 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
     d = descents
     problem = engine.problem
     n_runs = d.n_runs
-    n_steps = len(d.loss) - 1
+    n_steps = d.n_steps
     kinds = np.full(n_runs, "", dtype=object)
     stopped = d.stopped_at >= 0
     kinds[stopped] = "diverged"
@@ -133,7 +135,8 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
     kinds[thrown] = "diverged"
     live = ~stopped & ~thrown
     last = min(5, n_steps) if n_steps else 0
-    moves = np.abs(np.diff(d.params[n_steps - last:], axis=0))  # (last, B, n)
+    moves = np.abs(np.diff(d.tail(last + 1), axis=0))  # (last, B, n)
+    last_row = d.tail(1)[0]
     settled = live & np.all(moves < SETTLED_XTOL, axis=(0, 2))
 
     kernel_error = np.full(n_runs, np.nan)
@@ -142,7 +145,7 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
     undecided: list[int] = []  # crawling or moving steadily: perhaps on a plateau
     index = np.flatnonzero(settled)
     if len(index):
-        final = d.params[-1, index]
+        final = last_row[index]
         kernel_error[index] = problem.kernel_errors(final)
         distance = np.max(np.abs(final - problem.target_vector()), axis=1)
         on_target = kernel_error[index] < KERNEL_RTOL
@@ -153,7 +156,7 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
         kinds[rest[crawling]] = "not-converged"
         undecided.extend(rest[crawling].tolist())
         elsewhere = rest[~crawling]
-        for b, kind in zip(elsewhere, _local_shapes(engine, d.params[-1, elsewhere]),
+        for b, kind in zip(elsewhere, _local_shapes(engine, last_row[elsewhere]),
                            strict=True):
             shape[b] = kind
             kinds[b] = "local-minimum" if kind == "minimum" else "stalled"
@@ -165,16 +168,17 @@ def judge(descents: Descents, engine: Engine) -> Judgement:
     w = _tail_length(n_steps)
     coordinate = np.full(n_runs, -1, dtype=np.intp)
     turns, net_path, late_early, decay = (np.full(n_runs, np.nan) for _ in range(4))
-    if len(moving):
-        stats = _tail_statistics(d.params[-(w + 1):, moving])
-        (coordinate[moving], turns[moving], net_path[moving], late_early[moving],
-         decay[moving]) = stats[:5]
+    tail = d.tail(w + 1)
+    for block in _blocks(moving, (w + 1) * n_params(d)):  # run by run: the same figures
+        stats = _tail_statistics(tail[:, block])
+        (coordinate[block], turns[block], net_path[block], late_early[block],
+         decay[block]) = stats[:5]
         cycling = stats[5] & ~stats[6]
-        kinds[moving] = np.where(cycling, "cycling", "not-converged")
-        undecided.extend(moving[~cycling].tolist())
+        kinds[block] = np.where(cycling, "cycling", "not-converged")
+        undecided.extend(block[~cycling].tolist())
     if undecided:
         runs = np.array(sorted(undecided))
-        plateau[runs] = _sensitivity_ratio(problem, d.params[-1, runs])
+        plateau[runs] = _sensitivity_ratio(problem, last_row[runs])
         kinds[runs[plateau[runs] < PLATEAU_RTOL]] = "stalled"
     return Judgement(kinds=[str(k) for k in kinds], settled=settled,
                      kernel_error=kernel_error, shape=shape, coordinate=coordinate,
@@ -196,9 +200,9 @@ def _jumps(d: Descents, target: Array, runs: NDArray[np.bool_]
     n_runs = d.n_runs
     step, param = np.full(n_runs, -1, dtype=np.intp), np.full(n_runs, -1, dtype=np.intp)
     scaled = np.flatnonzero(np.array([name not in ANGLES for name in d.names]))
-    if len(scaled) == 0 or len(d.loss) < 2:
+    if len(scaled) == 0 or d.n_steps < 1:
         return step, param
-    x = d.params[:, :, scaled]
+    x = d.stored_params[:, :, scaled]  # a fixed point's repeated rows do not jump
     with np.errstate(invalid="ignore", over="ignore"):
         size = np.maximum(np.abs(x[:-1]), np.abs(target[scaled]))
         ratio = np.abs(np.diff(x, axis=0)) / size  # (T, B, m)
@@ -234,14 +238,31 @@ def _sensitivity_ratio(problem: Problem, points: Array) -> Array:
 def _crawling(d: Descents, runs: NDArray[np.intp]) -> NDArray[np.bool_]:
     """Settled runs whose loss still falls at every one of the last 5 steps while the
     gradient is not negligible: descending by tiny steps, not stuck."""
-    if len(runs) == 0:
-        return np.zeros(0, dtype=bool)
-    recent = d.loss[-6:, runs]
-    descending = (len(recent) > 1) & np.all(np.diff(recent, axis=0) < 0, axis=0)
-    with np.errstate(over="ignore", invalid="ignore"):
-        norms = np.linalg.norm(d.grads[:, runs], axis=2)
-    largest = np.maximum(1.0, np.nanmax(norms, axis=0))
-    return descending & (norms[-1] > SLOPE_GTOL * largest)
+    out = np.zeros(len(runs), dtype=bool)
+    first = 0
+    recent_all = d.loss_tail(6)
+    grads = d.stored_grads  # a fixed point's repeated rows change neither figure
+    for block in _blocks(runs, len(grads) * n_params(d)):  # run by run: the same figures
+        recent = recent_all[:, block]
+        descending = (len(recent) > 1) & np.all(np.diff(recent, axis=0) < 0, axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            norms = np.linalg.norm(grads[:, block], axis=2)
+        largest = np.maximum(1.0, np.nanmax(norms, axis=0))
+        out[first:first + len(block)] = descending & (norms[-1] > SLOPE_GTOL * largest)
+        first += len(block)
+    return out
+
+
+def n_params(d: Descents) -> int:
+    """Learned values per run."""
+    return int(d.stored_params.shape[2])
+
+
+def _blocks(runs: NDArray[np.intp], per_run: int) -> list[NDArray[np.intp]]:
+    """``runs`` in consecutive blocks whose copies of ``per_run`` values each stay near
+    :data:`_BLOCK_VALUES` (every figure is per run: blocks change nothing but memory)."""
+    size = max(1, _BLOCK_VALUES // max(per_run, 1))
+    return [runs[i:i + size] for i in range(0, len(runs), size)]
 
 
 def _local_shapes(engine: Engine, points: Array) -> list[str]:
@@ -323,6 +344,14 @@ def steps_to_settle(values: Array, tol: float = SETTLE_TOL) -> NDArray[np.intp]:
     """First step after which each run stays within ``tol`` of its final value, for
     values ``(T+1,)`` or ``(T+1, B)``."""
     v = np.asarray(values)
+    if v.ndim == 2 and v.shape[1] * len(v) > _BLOCK_VALUES:  # run by run, in blocks
+        size = max(1, _BLOCK_VALUES // len(v))  # of bounded memory
+        return np.concatenate([_steps_to_settle(v[:, i:i + size], tol)
+                               for i in range(0, v.shape[1], size)])
+    return _steps_to_settle(v, tol)
+
+
+def _steps_to_settle(v: Array, tol: float) -> NDArray[np.intp]:
     far = np.abs(v - v[-1]) >= tol
     last_far = len(v) - 1 - np.argmax(far[::-1], axis=0)
     return np.where(np.any(far, axis=0), last_far + 1, 0)

@@ -107,37 +107,107 @@ def gram_matrix(padded: ArrayLike, ksize: int) -> Array:
     image = _check_image(padded, ksize)
     m = ksize - 1
     full = _autocorrelation(image, m)
-    top, bottom = _row_strips(image, m)
-    left, right = (s.transpose(1, 0, 2) for s in _row_strips(image.T, m))
+    # [du + m, dv + m, t]: the excluded top (bottom) rows, for the row lags du >= 0 only
+    top, bottom = _row_strips(image, m, np.arange(0, m + 1))
+    # [dv + m, du + m, t]: the excluded left (right) columns, every lag
+    left, right = _row_strips(image.T, m, np.arange(-m, m + 1))
 
     # G is symmetric: the blocks with u2 >= u1 (row lags du >= 0) are built, the
-    # diagonal blocks (du = 0) at half weight, and G = upper + upper^T.
+    # diagonal blocks (du = 0) at half weight, and G = upper + upper^T. One column lag
+    # dv = v2 - v1 at a time, for every row lag du >= 0, window row u1 and column v1;
+    # the four corner tables of that lag are made just before they are read.
     g4 = np.zeros((ksize, ksize, ksize, ksize))  # [u1, v1, u2, v2]
-    v1 = np.arange(ksize)[None, :, None]
-    v2 = np.arange(ksize)[None, None, :]
-    dv = v2 - v1 + m
-    near_v, far_v = np.minimum(v1, v2), m - np.maximum(v1, v2)
-    # Row lags in groups whose corner tables fit in _BLOCK_BYTES: all at once for the
-    # usual kernel sizes, a few at a time for the largest.
-    group = max(1, _BLOCK_BYTES // (6 * 8 * (2 * m + 1) * (m + 1) ** 2))
-    for first in range(0, m + 1, group):
-        lags = np.arange(first, min(first + group, m + 1))
-        corner = _corners(image, lags, m)
-        for j, du in enumerate(lags.tolist()):
-            u1 = np.arange(ksize - du)[:, None, None]
-            u2 = u1 + du
-            near_u, far_u = u1, m - u2
-            lag = du + m
-            block = (full[lag, dv]
-                     - top[lag, dv, near_u] - bottom[lag, dv, far_u]
-                     - left[lag, dv, near_v] - right[lag, dv, far_v]
-                     + corner["top", "left"][j, dv, near_u, near_v]
-                     + corner["top", "right"][j, dv, near_u, far_v]
-                     + corner["bottom", "left"][j, dv, far_u, near_v]
-                     + corner["bottom", "right"][j, dv, far_u, far_v])
-            g4[u1, v1, u2, v2] = 0.5 * block if du == 0 else block
-    upper = g4.reshape(ksize * ksize, ksize * ksize)
-    return upper + upper.T
+    s0, s1, s2, s3 = g4.strides
+    rows_up = np.arange(m + 1)
+    du = rows_up[:, None]  # [du, u1]
+    far_u = np.clip(m - du - np.arange(ksize)[None, :], 0, m)  # beyond u1 < k - du: unused
+    corners = _CornerTables(image, m)
+    for dv in range(-m, m + 1):
+        w = m - abs(dv)  # the window's excluded columns at this lag: l = 0 .. w
+        c = dv + m
+        tl, tr, bl, br = corners.at(dv)  # [du, t, l]
+        # [du, u1, i] for v1 = max(0, -dv) + i: near_v = i, far_v = w - i, near_u = u1,
+        # far_u = m - du - u1; the same values as the whole-table formula, added in
+        # the same order
+        block = (full[m:, c][:, None, None]
+                 - top[:, c, :ksize][:, :, None]
+                 - bottom[du, c, far_u][:, :, None]
+                 - left[c, m:, :w + 1][:, None, :]
+                 - right[c, m:, w::-1][:, None, :]
+                 + tl[:, :ksize, :w + 1]
+                 + tr[:, :ksize, w::-1]
+                 + bl[du, far_u, :w + 1]
+                 + br[du, far_u, w::-1])
+        block[0] = 0.5 * block[0]
+        start = max(0, -dv)
+        for lag in range(m + 1):  # g4[u1, start + i, u1 + lag, start + i + dv]
+            offset = start * s1 + lag * s2 + (start + dv) * s3
+            view = np.ndarray((ksize - lag, w + 1), dtype=np.float64, buffer=g4,
+                              offset=offset, strides=(s0 + s2, s1 + s3))
+            view[...] = block[lag, :ksize - lag]
+    return _symmetrize(g4.reshape(ksize * ksize, ksize * ksize))
+
+
+def _symmetrize(upper: Array, block: int = 1024) -> Array:
+    """``upper + upper^T`` in place, block by block (no second matrix of that size)."""
+    n = len(upper)
+    for first in range(0, n, block):
+        rows = slice(first, first + block)
+        for second in range(first, n, block):
+            cols = slice(second, second + block)
+            total = upper[rows, cols] + upper[cols, rows].T
+            upper[rows, cols] = total
+            upper[cols, rows] = total.T
+    return upper
+
+
+class _CornerTables:
+    """The prefix-summed corner products of one column lag at a time, every row lag.
+
+    Each corner is the top-left corner of the image flipped so that corner comes
+    first, at the correspondingly negated lags: :meth:`at` returns the tables of the
+    top-left, top-right, bottom-left and bottom-right corners for the column lag
+    ``dv``, each ``[du, t, l]``: ``x[i, c] x[i + du, c + dv]`` summed over the first
+    ``t`` excluded rows and ``l`` excluded columns of that corner (``l <= m - |dv|``).
+    Rows or columns past a small image are zeros, which drops the products that do
+    not exist.
+    """
+
+    def __init__(self, image: Array, m: int) -> None:
+        self.m = m
+        self.flips = []
+        for rows in (1, -1):
+            for cols in (1, -1):
+                block = np.zeros((2 * m, 2 * m))
+                corner = image[::rows, ::cols]
+                h, w = min(2 * m, corner.shape[0]), min(2 * m, corner.shape[1])
+                block[:h, :w] = corner[:h, :w]
+                lags = rows * np.arange(m + 1)
+                windows = sliding_window_view(block, (m, m))  # [a, b] = block[a:a+m, b:b+m]
+                self.flips.append((windows, cols, _rows(np.maximum(0, -lags)),
+                                   _rows(np.maximum(0, lags))))
+        # [t, l, corner, du]: the lags innermost, so that the prefix sums over rows and
+        # columns run over contiguous vectors
+        self.tables = np.zeros((m + 1, m + 1, 4, m + 1))
+
+    def at(self, dv: int) -> list[Array]:
+        """The four tables ``[du, t, l]`` for the column lag ``dv`` (views; entries with
+        ``l > m - |dv|`` unset), corners in the order top-left, top-right, bottom-left,
+        bottom-right."""
+        m = self.m
+        width = m - abs(dv)
+        tables = self.tables
+        if width:
+            for k, (windows, cols, rows_first, rows_second) in enumerate(self.flips):
+                lag = cols * dv  # the flipped corner's own column lag
+                np.multiply(windows[rows_first, max(0, -lag), :, :width].transpose(1, 2, 0),
+                            windows[rows_second, max(0, lag), :, :width].transpose(1, 2, 0),
+                            out=tables[1:, 1:width + 1, k, :])
+            for t in range(2, m + 1):  # prefix sums along rows, then columns
+                tables[t, 1:width + 1] += tables[t - 1, 1:width + 1]
+            for col in range(2, width + 1):
+                tables[:, col] += tables[:, col - 1]
+        return [tables[:, :, k, :].transpose(2, 0, 1) for k in range(4)]
 
 
 def _fast_len(n: int) -> int:
@@ -165,16 +235,17 @@ def _autocorrelation(image: Array, m: int) -> Array:
     return corr[np.ix_(lags % shape[0], lags % shape[1])]
 
 
-def _excluded_rows(length: int, m: int, side: str) -> tuple[IntArray, BoolArray]:
+def _excluded_rows(length: int, m: int, side: str, lags: IntArray
+                   ) -> tuple[IntArray, BoolArray]:
     """Rows ``i`` of the strips a shifted window leaves out, and a validity mask.
 
     For a lag ``d`` the products ``x[i] x[i + d]`` exist for ``i`` in
     ``[max(0, -d), min(L, L - d))``. A window leaves out a prefix (``top``) or a
     suffix (``bottom``) of that range of fewer than ``m + 1`` rows; entry
-    ``[d + m, s]`` is the ``s``-th row from that end. Rows past the other end of the
-    range (short images) are clipped and masked out.
+    ``[j, s]`` is the ``s``-th row from that end for the lag ``lags[j]``. Rows past the
+    other end of the range (short images) are clipped and masked out.
     """
-    d = np.arange(-m, m + 1)[:, None]
+    d = lags[:, None]
     s = np.arange(m)[None, :]
     if side == "top":
         rows = np.maximum(0, -d) + s
@@ -197,64 +268,50 @@ def _prefix(values: Array, axes: tuple[int, ...]) -> Array:
     return out
 
 
-def _row_strips(image: Array, m: int) -> tuple[Array, Array]:
+def _row_strips(image: Array, m: int, row_lags: IntArray) -> tuple[Array, Array]:
     """Prefix sums over the excluded top and bottom rows of full-width products.
 
-    Returns ``top`` and ``bottom``, each ``(2m + 1, 2m + 1, m + 1)``: entry
-    ``[du + m, dv + m, t]`` is the sum over the first (last) ``t`` rows of the lag's
-    row range of ``sum_j x[i, j] x[i + du, j + dv]`` (all columns where both exist),
-    each row pair correlated by FFT for all ``dv`` at once.
+    Returns ``top`` and ``bottom``, each ``(len(row_lags), 2m + 1, m + 1)``: entry
+    ``[j, dv + m, t]`` is the sum over the first (last) ``t`` rows of the row range of
+    the lag ``du = row_lags[j]`` of ``sum_c x[i, c] x[i + du, c + dv]`` (all columns
+    where both exist), each row pair correlated by FFT for all ``dv`` at once. Only the
+    rows within ``2m`` of the top and the bottom take part.
     """
     height, width = image.shape
     n_fft = _fast_len(width + m)
-    spectra = np.fft.rfft(image, n=n_fft, axis=1)
-    lags = np.arange(-m, m + 1) % n_fft
+    if height > 4 * m:  # the rows of the strips and their partners, and no others
+        edge = np.concatenate([np.arange(2 * m), np.arange(height - 2 * m, height)])
+    else:
+        edge = np.arange(height)
+    where = np.zeros(height, dtype=np.intp)
+    where[edge] = np.arange(len(edge))
+    spectra = np.fft.rfft(image[edge], n=n_fft, axis=1)
+    columns = np.arange(-m, m + 1) % n_fft
+    # row lags in groups whose row-pair spectra fit in _BLOCK_BYTES
+    group = max(1, _BLOCK_BYTES // max(1, 32 * m * spectra.shape[1]))
     out = []
     for side in ("top", "bottom"):
-        rows, valid = _excluded_rows(height, m, side)
-        table = np.zeros((2 * m + 1, 2 * m + 1, m + 1))
-        for du in range(-m, m + 1):  # one lag at a time bounds the memory
-            r = rows[du + m]
-            partners = np.clip(r + du, 0, height - 1)
-            cross = np.fft.irfft(np.conj(spectra[r]) * spectra[partners], n=n_fft, axis=-1)
-            sums = cross[:, lags] * valid[du + m][:, None]  # [s, dv]
-            table[du + m] = _prefix(sums.T, axes=(1,))
+        rows, valid = _excluded_rows(height, m, side, row_lags)
+        partners = np.clip(rows + row_lags[:, None], 0, height - 1)
+        table = np.empty((len(row_lags), 2 * m + 1, m + 1))
+        for first in range(0, len(row_lags), group):
+            part = slice(first, first + group)
+            cross = np.fft.irfft(np.conj(spectra[where[rows[part]]])
+                                 * spectra[where[partners[part]]], n=n_fft, axis=-1)
+            sums = cross[:, :, columns] * valid[part][:, :, None]  # [j, s, dv]
+            table[part] = _prefix(sums.transpose(0, 2, 1), axes=(2,))
         out.append(table)
     return out[0], out[1]
 
 
-def _corners(image: Array, lags: IntArray, m: int) -> dict[tuple[str, str], Array]:
-    """Prefix-summed corner products for the row lags ``lags`` and every column lag.
-
-    Each corner is the top-left corner of the image flipped so that corner comes
-    first, at the correspondingly negated lags. Entry ``[j, dv + m, t, l]`` of a
-    table sums ``x[i, c] x[i + du, c + dv]`` (``du = lags[j]``) over the first ``t``
-    excluded rows and ``l`` excluded columns of that corner.
-    """
-    out = {}
-    for row_side, rows in (("top", 1), ("bottom", -1)):
-        for col_side, cols in (("left", 1), ("right", -1)):
-            table = _top_left_corner(image[::rows, ::cols], rows * lags, m)
-            out[row_side, col_side] = table if cols == 1 else table[:, ::-1]
-    return out
-
-
-def _top_left_corner(image: Array, lags: IntArray, m: int) -> Array:
-    """Top-left corner tables, ``(len(lags), 2m + 1, m + 1, m + 1)``.
-
-    For lags ``(du, dv)`` the excluded rows start at ``max(0, -du)`` and their
-    partners at ``max(0, du)`` (columns alike), all within the image's first ``2m``
-    rows and columns, so every product is one of two ``m x m`` windows of that block
-    times the other. Rows or columns past a small image are zeros, which drops the
-    products that do not exist.
-    """
-    if m == 0:
-        return np.zeros((len(lags), 1, 1, 1))
-    block = np.zeros((2 * m, 2 * m))
-    h, w = min(2 * m, image.shape[0]), min(2 * m, image.shape[1])
-    block[:h, :w] = image[:h, :w]
-    windows = sliding_window_view(block, (m, m))  # [a, b] = block[a:a+m, b:b+m]
-    dv = np.arange(-m, m + 1)
-    first = windows[np.maximum(0, -lags)[:, None], np.maximum(0, -dv)[None, :]]
-    second = windows[np.maximum(0, lags)[:, None], np.maximum(0, dv)[None, :]]
-    return _prefix(first * second, axes=(2, 3))
+def _rows(index: IntArray) -> slice | IntArray:
+    """``index`` as a slice (a view instead of a copy): consecutive, or constant (one
+    row, broadcast)."""
+    if len(index) == 0:
+        return index
+    first = int(index[0])
+    if np.all(index == first):
+        return slice(first, first + 1)
+    if np.array_equal(index, np.arange(first, first + len(index))):
+        return slice(first, first + len(index))
+    return index

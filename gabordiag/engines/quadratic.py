@@ -15,6 +15,8 @@ precision near the target, where the MSE is a small difference of large numbers.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -77,6 +79,13 @@ class QuadraticEngine:
         self.gram = gram
         kernel, _ = problem.effective_kernels(problem.target_vector(), derivatives=False)
         self.target_kernel = kernel.reshape(-1)
+
+    @cached_property
+    def gram_norm(self) -> float:
+        """An upper bound of ``G``'s largest eigenvalue, its largest absolute row sum:
+        ``|A (k - k*)|^2 <= gram_norm |k - k*|^2``, so ``mse * P / gram_norm`` is a lower
+        bound of the squared kernel distance to the target."""
+        return float(np.max(np.sum(np.abs(self.gram), axis=1)))
 
     # -- the MSE and its derivatives ------------------------------------------------
     def mse(self, values: ArrayLike) -> Array:

@@ -6,11 +6,14 @@ Each function returns a value and its first derivatives as a list ``[f, f', f'']
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Series", "one_minus_cos", "product_rule", "root_of_one_minus_cos",
-           "square_root", "tail_ratio", "trim"]
+__all__ = ["RootBounds", "Series", "one_minus_cos", "periodic_roots", "product_rule",
+           "root_of_one_minus_cos", "square_root", "tail_ratio", "trim"]
 
 Array = NDArray[np.float64]
 ComplexArray = NDArray[np.complex128]
@@ -18,6 +21,7 @@ ComplexArray = NDArray[np.complex128]
 TRIM = 1e-15  # coefficients below this fraction of the largest are dropped
 _SQRT2 = float(np.sqrt(2.0))
 _SINGLE_THREAD_PRODUCT = 65536  # m * n * k below which OpenBLAS runs a product on one thread
+_KEEP_ELEMENTS = 2**20  # work arrays up to this many complex entries are kept between calls
 
 
 def tail_ratio(coefficients: ComplexArray) -> float:
@@ -115,20 +119,35 @@ class Series:
         self.tables = [np.ascontiguousarray(
             blocks[:, :, :order + 1].transpose(0, 2, 1).reshape(-1, self.baby))
             for order in range(3)]
+        self._work: dict[tuple[int, int], tuple[ComplexArray, ...]] = {}
+
+    def _buffers(self, size: int, order: int) -> tuple[ComplexArray, ...]:
+        """Work arrays ``z``, the powers, the products and ``z^L`` for ``size`` angles,
+        kept for the next call of that size (a descent calls with one size every step)."""
+        key = (size, order)
+        work = self._work.get(key)
+        if work is None:
+            powers = np.empty((self.baby, size), dtype=np.complex128)
+            powers[0] = 1.0
+            work = (np.empty(size, dtype=np.complex128), powers,
+                    np.empty((self.tables[order].shape[0], size), dtype=np.complex128),
+                    np.empty(size, dtype=np.complex128))
+            if size * (self.baby + self.tables[order].shape[0]) <= _KEEP_ELEMENTS:
+                if len(self._work) >= 8:
+                    self._work.clear()
+                self._work[key] = work
+        return work
 
     def evaluate(self, sh: Array, ch: Array, order: int) -> list[Array]:
         """``h`` and its first ``order`` derivatives from the half-angle sin and cos."""
-        z = np.empty(len(sh), dtype=np.complex128)
+        z, powers, flat, step = self._buffers(len(sh), order)
         z.real = 1 - 2 * sh * sh
         z.imag = 2 * sh * ch
-        powers = np.empty((self.baby, len(z)), dtype=np.complex128)
-        powers[0] = 1.0
         powers[1] = z
         for a in range(2, self.baby):
             np.multiply(powers[a - 1], z, out=powers[a])
-        step = powers[-1] * z  # z^L
+        np.multiply(powers[-1], z, out=step)  # z^L
         table = self.tables[order]
-        flat = np.empty((table.shape[0], len(z)), dtype=np.complex128)
         # Column blocks keep each product below BLAS's threading threshold: threads
         # cost more than they save on products this small, and stall on a busy machine.
         width = max(256, _SINGLE_THREAD_PRODUCT // table.size)
@@ -140,3 +159,153 @@ class Series:
             total *= step
             total += parts[g]
         return [total[r].real for r in range(order + 1)]
+
+
+@dataclass(frozen=True)
+class RootBounds:
+    """What :func:`periodic_roots` needs to know of ``f`` beyond its values.
+
+    ``slope``: ``|f'| <= slope`` everywhere; ``curvature``: ``|f''| <= curvature``
+    everywhere; ``noise`` and ``slope_noise``: bounds on the rounding error of one
+    evaluation of ``f`` and of ``f'``.
+    """
+
+    slope: float
+    curvature: float
+    noise: float
+    slope_noise: float
+
+
+def periodic_roots(derivatives: Callable[[Array], tuple[Array, Array]],
+                   value: Callable[[Array], Array], start: float, period: float,
+                   size: int, bounds: RootBounds, tiny: float = 1e-13,
+                   max_open: int = 64) -> Array:
+    """Every root of a smooth periodic ``f`` over ``[start, start + period)``.
+
+    Every interval ``[a, b]`` is settled by one of these certificates, from the values
+    ``f(a), f(b)`` and slopes ``f'(a), f'(b)`` and the bounds ``|f'| <= L1``,
+    ``|f''| <= L2`` (``bounds``):
+
+    * *no root*: ``|f(a)| + |f(b)| > L1 (b - a)``. A root ``x`` in ``[a, b]`` would give
+      ``|f(a)| = |f(a) - f(x)| <= L1 (x - a)`` and ``|f(b)| <= L1 (b - x)``, whose sum
+      is ``L1 (b - a)``. Or, to second order from one end, ``|f(a)| > |f'(a)| (b - a) +
+      L2 (b - a)^2 / 2``: Taylor's bound ``|f(x) - f(a) - f'(a) (x - a)| <= L2 (x -
+      a)^2 / 2`` keeps ``f`` away from zero on ``[a, b]`` (likewise from ``b``).
+    * *monotone*: ``|f'(a)| + |f'(b)| > L2 (b - a)``. By the same argument ``f'`` has no
+      zero in ``[a, b]``, so ``f`` is strictly monotone there: exactly one root when
+      ``f(a)`` and ``f(b)`` differ in sign (refined by bisection to rounding), none
+      otherwise (an end where ``|f|`` is at the rounding level is a root).
+
+    Both tests allow for the rounding of the evaluations (``bounds.noise`` and
+    ``bounds.slope_noise`` on each side), so they hold for the exact ``f`` too. An
+    interval that neither settles is halved and both halves are tested again. So
+    every root is found, whatever the roots' spacing: an interval holding several
+    roots is neither root-free nor monotone, and is split until each piece holds one.
+    Near a simple root ``r`` the monotone test succeeds once ``b - a`` is below about
+    ``2 |f'(r)| / L2``; only at a multiple root (where ``f`` and ``f'`` both vanish)
+    does an interval stay unsettled, down to ``tiny * period``: it is reported as one
+    root there. The work is one vectorised evaluation of ``f`` and ``f'`` per halving
+    of the still-open intervals, of which there are a few per root.
+
+    The certificates weaken near a cluster of four or more nearly coincident roots
+    (or a root of that multiplicity), where ``f`` and ``f'`` are both tiny over a
+    stretch: should the open intervals ever exceed ``max_open * size``, the search
+    stops halving and resolves them at the spacing reached, by every sign change
+    between their ends that rises above the rounding (bisected); a stretch where ``f``
+    stays within its rounding is flat to working precision and yields no point. Only
+    there could a root of even multiplicity inside such a cluster, or roots closer than
+    the rounding of ``f`` allows to tell apart, go unreported; such clusters do not
+    occur in a loss landscape except by coincidence (or in a landscape flat to rounding
+    over a stretch, where the series resolves nothing).
+
+    Parameters
+    ----------
+    derivatives : callable
+        ``x -> (f(x), f'(x))`` for an array ``x``.
+    value : callable
+        ``x -> f(x)`` (for the bisection).
+    start, period : float
+    size : int
+        The first grid: ``size`` intervals over the period. About ``L1 / max |f|``
+        intervals per period lets the first pass exclude most of them.
+    bounds : RootBounds
+    tiny : float
+        Width, relative to the period, below which an unsettled interval is reported
+        as a (multiple) root.
+
+    Returns
+    -------
+    numpy.ndarray
+        The roots, unsorted, possibly repeated (a root on a grid point is found from
+        both sides), in ``[start, start + period]``.
+
+    Examples
+    --------
+    >>> f = lambda x: (np.sin(x) ** 3 - 1e-4 * np.sin(x), 3 * np.sin(x) ** 2 * np.cos(x)
+    ...                - 1e-4 * np.cos(x))
+    >>> bounds = RootBounds(slope=4.0, curvature=10.0, noise=1e-15, slope_noise=1e-14)
+    >>> roots = periodic_roots(f, lambda x: f(x)[0], -0.05, 2 * np.pi, 64, bounds)
+    >>> sorted({round(float(r), 4) + 0.0 for r in roots})  # three roots 0.01 apart, twice
+    [-0.01, 0.0, 0.01, 3.1316, 3.1416, 3.1516]
+    """
+    lip, lip2, noise, slope_noise = (bounds.slope, bounds.curvature, bounds.noise,
+                                     bounds.slope_noise)
+    a = start + np.arange(size, dtype=np.float64) * (period / size)
+    fa, da = derivatives(a)
+    b, fb, db = a + period / size, np.roll(fa, -1), np.roll(da, -1)
+    roots: list[Array] = []
+    brackets: list[tuple[Array, Array, Array]] = []
+    while len(a):
+        if len(a) > max_open * size:  # a cluster of nearly coincident roots: resolve
+            roots.append(_resolve(a, b, fa, fb, noise, brackets))  # it at this spacing
+            break
+        width = b - a
+        unsettled = np.abs(fa) + np.abs(fb) <= lip * width + 2 * noise
+        taylor = (0.5 * lip2) * width**2 + noise
+        for value_at, slope_at in ((fa, da), (fb, db)):  # f from either end, to second order
+            unsettled &= np.abs(value_at) <= (np.abs(slope_at) + slope_noise) * width + taylor
+        monotone = unsettled & (np.abs(da) + np.abs(db) > lip2 * width + 2 * slope_noise)
+        change = monotone & (np.sign(fa) * np.sign(fb) < 0)
+        brackets.append((a[change], b[change], fa[change]))
+        ends = monotone & ~change  # a root only at an end, to rounding
+        roots.append(a[ends & (np.abs(fa) <= noise)])
+        roots.append(b[ends & (np.abs(fb) <= noise)])
+        keep = unsettled & ~monotone
+        a, b, fa, fb, da, db = a[keep], b[keep], fa[keep], fb[keep], da[keep], db[keep]
+        small = (b - a) < tiny * period
+        roots.append(0.5 * (a[small] + b[small]))  # f and f' at the rounding level
+        a, b, fa, fb, da, db = (a[~small], b[~small], fa[~small], fb[~small], da[~small],
+                                db[~small])
+        middle = 0.5 * (a + b)
+        fm, dm = derivatives(middle)
+        a, b = np.concatenate([a, middle]), np.concatenate([middle, b])
+        fa, fb = np.concatenate([fa, fm]), np.concatenate([fm, fb])
+        da, db = np.concatenate([da, dm]), np.concatenate([dm, db])
+    low, high, f_low = (np.concatenate(part) for part in zip(*brackets, strict=True))
+    roots.append(_bisect(value, low, high, f_low))  # all brackets at once
+    return np.concatenate(roots)
+
+
+def _resolve(a: Array, b: Array, fa: Array, fb: Array, noise: float,
+             brackets: list[tuple[Array, Array, Array]]) -> Array:
+    """Open intervals at the spacing reached: their sign changes that rise above the
+    rounding of ``f`` (added to ``brackets``); between two values within the rounding a
+    change of sign is noise, not a root."""
+    change = (np.sign(fa) * np.sign(fb) < 0) & (np.maximum(np.abs(fa), np.abs(fb)) > noise)
+    brackets.append((a[change], b[change], fa[change]))
+    return a[:0]
+
+
+def _bisect(value: Callable[[Array], Array], low: Array, high: Array, f_low: Array) -> Array:
+    """Roots in brackets where ``value`` changes sign, to rounding (vectorised)."""
+    if len(low) == 0:
+        return low
+    for _ in range(64):
+        middle = 0.5 * (low + high)
+        if np.all((middle <= low) | (middle >= high)):
+            break
+        f_middle = value(middle)
+        same = np.sign(f_middle) == np.sign(f_low)
+        low, f_low = np.where(same, middle, low), np.where(same, f_middle, f_low)
+        high = np.where(same, high, middle)
+    return 0.5 * (low + high)

@@ -30,8 +30,10 @@ from ..core.problem import Problem
 from ..errors import LimitError
 from .quadratic import QuadraticEngine
 from .series import (
+    RootBounds,
     Series,
     one_minus_cos,
+    periodic_roots,
     product_rule,
     root_of_one_minus_cos,
     square_root,
@@ -47,7 +49,6 @@ ComplexArray = NDArray[np.complex128]
 _TAIL_TOL = 1e-13  # the coefficient tail must fall below this fraction of the largest
 _FIRST_SAMPLES = 256
 _MAX_SAMPLES = 8192
-_MAX_OPEN = 1 << 20  # intervals the exclusion of stationary points may hold at once
 _SLOPE_BLOCK = 1 << 16  # angles per evaluation there (the series' tables are modes wide)
 
 
@@ -120,6 +121,12 @@ class SpectralEngine:
         self.n_modes = len(self._coefficients)
         self._series = Series(self._coefficients, self.omega)
         self._stationary: Array | None = None  # computed on first use
+
+    @property
+    def gram_norm(self) -> float:
+        """An upper bound of the Gram matrix's largest eigenvalue
+        (:attr:`QuadraticEngine.gram_norm`)."""
+        return self.quadratic.gram_norm
 
     def for_loss(self, loss: Loss) -> SpectralEngine:
         """The same fitted series with another loss of the MSE family (no refit)."""
@@ -270,18 +277,25 @@ class SpectralEngine:
     def stationary_angles(self) -> Array:
         """The angles of every stationary point of the MSE over one period, sorted.
 
-        The roots of ``f = m'`` by exclusion: ``f`` is a trigonometric polynomial, so
-        ``|f'| <= L = sum_n (n omega)^2 |c_n|`` everywhere (``c_n`` the MSE's
-        coefficients). An interval ``[a, b]`` with ``|f(a)| + |f(b)| > L (b - a)``
-        cannot hold a root (a root at ``x`` would need ``|f(a)| <= L (x - a)`` and
-        ``|f(b)| <= L (b - x)``), allowing for the rounding of the evaluations. Every
-        interval of a grid of ``8 N`` points is either excluded, or brackets a sign
-        change (refined by bisection to rounding), or is halved and tested again; so
-        no root is missed, simple or multiple (an interval that cannot be excluded
-        down to ``1e-13`` of the period while ``|f|`` is at the rounding level there
-        is a double root). The cost is ``O(N)`` evaluations of ``O(N)`` each, plus a
-        few per root. The target is one of them (``mse == 0``). A flat landscape
-        (``m`` constant) has no isolated stationary points: the result is empty.
+        The roots of ``f = m'`` by :func:`~gabordiag.engines.series.periodic_roots`:
+        ``f`` is a trigonometric polynomial, so ``|f'| <= L1 = sum_n (n omega)^2 |c_n|``
+        and ``|f''| <= L2 = sum_n (n omega)^3 |c_n|`` everywhere (``c_n`` the MSE's
+        coefficients). Every interval of a grid of ``8 N`` points (``N`` modes) is
+        settled by a certificate: ``|f(a)| + |f(b)| > L1 (b - a)`` proves it holds no
+        root; ``|f'(a)| + |f'(b)| > L2 (b - a)`` proves ``f`` monotone on it, so it
+        holds exactly one root when ``f`` changes sign there (bisected to rounding)
+        and none otherwise. An interval that neither certificate settles is halved and
+        tested again. No root can be missed, however close the roots lie: an interval
+        with two or more roots (or a double root) passes neither test and is split
+        until each piece holds one; an interval still open at ``1e-13`` of the period
+        has ``f`` and ``f'`` at the rounding level there, a double root (a flat
+        inflection), reported once. Both tests allow for the rounding of the
+        evaluations: ``eps (N + 8)`` times the largest value each evaluated term can
+        take, times 4. The cost is one evaluation of ``O(N)`` for each of the ``8 N``
+        grid points, then a few per root; it grows like ``N^2`` flops in ``O(sqrt N)``
+        vector operations per pass. The target is one of the roots (``mse == 0``). A
+        flat landscape (``m`` constant) has no isolated stationary points: the result
+        is empty.
 
         Returns
         -------
@@ -297,11 +311,15 @@ class SpectralEngine:
         c = self._mse_two_sided()
         w = self.omega * np.abs(np.arange(-self.n_modes, self.n_modes + 1))
         magnitude = np.abs(c)
-        bound = float(np.sum(w * magnitude))  # |f| <= bound
-        lipschitz = float(np.sum(w * w * magnitude))  # |f'| <= lipschitz
-        if bound == 0.0:
+        if float(np.sum(w * magnitude)) == 0.0:  # |f| <= sum w |c_n| = 0: m is constant
             return np.empty(0)
-        noise = 1e3 * np.finfo(float).eps * bound  # rounding of one evaluation of f
+        bounds = RootBounds(slope=float(np.sum(w**2 * magnitude)),
+                            curvature=float(np.sum(w**3 * magnitude)),
+                            **self._rounding())
+
+        def derivatives(theta: Array) -> tuple[Array, Array]:
+            _, dm, d2m = self.mse_derivatives(theta, order=2)
+            return dm, d2m
 
         def slope(theta: Array) -> Array:  # in blocks: bounded memory for any count
             if len(theta) <= _SLOPE_BLOCK:
@@ -309,49 +327,24 @@ class SpectralEngine:
             return np.concatenate([self.mse_derivatives(theta[i:i + _SLOPE_BLOCK], order=1)[1]
                                    for i in range(0, len(theta), _SLOPE_BLOCK)])
 
-        size = max(64, 8 * self.n_modes)
-        a = self._grid(size)
-        fa = slope(a)
-        b, fb = a + self.period / size, np.roll(fa, -1)
-        roots: list[Array] = [a[fa == 0]]
-        brackets: list[tuple[Array, Array, Array]] = []
-        while len(a):
-            change = np.sign(fa) * np.sign(fb) < 0
-            brackets.append((a[change], b[change], fa[change]))
-            open_ = (~change & (fa != 0) & (fb != 0)
-                     & (np.abs(fa) + np.abs(fb) <= lipschitz * (b - a) + 2 * noise))
-            a, b, fa, fb = a[open_], b[open_], fa[open_], fb[open_]
-            tiny = (b - a) < 1e-13 * self.period
-            flat = tiny & (np.minimum(np.abs(fa), np.abs(fb)) <= 2 * noise)
-            roots.append(0.5 * (a[flat] + b[flat]))  # a double root
-            a, b, fa, fb = a[~tiny], b[~tiny], fa[~tiny], fb[~tiny]
-            if len(a) > _MAX_OPEN:  # a landscape nearly flat where its bound is steep
-                raise LimitError(f"the exact stationary points of the loss in theta need more "
-                                 f"than {_MAX_OPEN:,} intervals to separate (its slope is "
-                                 "nearly flat where the series allows it to be steep)")
-            middle = 0.5 * (a + b)
-            fm = slope(middle)
-            a, b = np.concatenate([a, middle]), np.concatenate([middle, b])
-            fa, fb = np.concatenate([fa, fm]), np.concatenate([fm, fb])
-            roots.append(middle[fm == 0])
-        for low, high, f_low in brackets:
-            roots.append(self._bisect(low, high, f_low))
-        return self._unique(np.concatenate(roots))
+        roots = periodic_roots(derivatives, slope, self.center, self.period,
+                               max(64, 8 * self.n_modes), bounds)
+        return self._unique(roots)
 
-    def _grid(self, size: int) -> Array:
-        return self.center + np.arange(size, dtype=np.float64) * (self.period / size)
+    def _rounding(self) -> dict[str, float]:
+        """Bounds on the rounding error of one evaluation of ``m'`` and ``m''``.
 
-    def _bisect(self, low: Array, high: Array, f_low: Array) -> Array:
-        """Roots of ``m'`` in brackets where it changes sign, to rounding (vectorised)."""
-        for _ in range(64):
-            middle = 0.5 * (low + high)
-            if np.all((middle <= low) | (middle >= high)):
-                break
-            f_middle = self.mse_derivatives(middle, order=1)[1]
-            same = np.sign(f_middle) == np.sign(f_low)
-            low, f_low = np.where(same, middle, low), np.where(same, f_middle, f_low)
-            high = np.where(same, high, middle)
-        return 0.5 * (low + high)
+        They are evaluated as ``(1 - cos)' h + (1 - cos) h'`` (and the next
+        derivative) from the series of ``h``, whose terms ``(n omega)^r C_n z^n`` each
+        carry a relative error of about ``(n + 8) eps`` (the powers of ``z`` and the
+        sums); ``|1 - cos| <= 2``, ``|(1 - cos)'| <= omega``, ``|(1 - cos)''| <=
+        omega^2``. A factor 4 covers the rest.
+        """
+        modes = np.arange(self.n_modes)
+        weight = 4 * np.finfo(float).eps * (modes + 8) * np.abs(self._coefficients)
+        h = [float(np.sum(weight * (self.omega * modes) ** r)) for r in range(3)]
+        return {"noise": self.omega * h[0] + 2 * h[1],
+                "slope_noise": self.omega**2 * h[0] + 2 * self.omega * h[1] + 2 * h[2]}
 
     def _unique(self, roots: Array) -> Array:
         """Sorted angles in ``[0, period)``, merged when closer than ``1e-9 period``.

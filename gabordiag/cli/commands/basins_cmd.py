@@ -49,7 +49,6 @@ def basins_command(
     from ...config.model import option_value
     from ...config.values import log_range
     from ...errors import ConfigError
-    from ..views.basins import render_basins
 
     lrs = _values(several, "lr")
     if lr_range is not None:
@@ -78,4 +77,5 @@ def basins_command(
     if json_output:
         print_json(result.to_dict(), study.warnings)
         return
+    from ..views.basins import render_basins  # rich, only for text output
     render_basins(result)

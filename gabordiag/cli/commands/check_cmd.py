@@ -32,7 +32,6 @@ def check_command(
     """
     from ...analysis.check import check_inputs, collect_files, run_checks
     from ...io import Output, check_outputs, write_text_atomic
-    from ..views.check import render_checks
 
     files = collect_files(paths)
     if junit is not None:  # before any work; not over a checked file or what it reads
@@ -48,6 +47,7 @@ def check_command(
     if json_output:
         print_json(report.to_dict(), report.warnings)
     else:
+        from ..views.check import render_checks  # rich, only for text output
         render_checks(report)
     if not report.passed:
         raise typer.Exit(1)

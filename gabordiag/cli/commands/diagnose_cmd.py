@@ -8,7 +8,7 @@ import typer
 from ..app import app
 from ..common import check_report, check_run_outputs, run_inputs, study_of, write_figure
 from ..options import json_flag, plot_option, with_experiment_options
-from ..render import err_console, out_console, print_json
+from ..render import print_json
 
 
 def _command_line(ctx: typer.Context) -> str:
@@ -41,7 +41,6 @@ def diagnose_command(
     """Answer the four questions (is the derivative wrong, is there a reachable minimum,
     is the code wrong, how to debug it) with measured, ranked findings and fixes."""
     from ...analysis.diagnose import diagnose
-    from ..views.diagnose import render_diagnosis, write_report
 
     study = study_of(experiment, config_path)
     check_run_outputs(study.config, config_path, plot=plot)
@@ -50,9 +49,12 @@ def diagnose_command(
 
         check_report(report, REPORT_FILES, run_inputs(study.config, config_path), plot)
     status = None
-    if not json_output and err_console.is_terminal:
-        status = err_console.status("diagnosing")
-        status.start()
+    if not json_output:
+        from ..render import err_console
+
+        if err_console.is_terminal:
+            status = err_console.status("diagnosing")
+            status.start()
     try:
         result = diagnose(study, starts, progress=None if status is None else
                           lambda stage: status.update(f"diagnosing: {stage}"))
@@ -66,11 +68,17 @@ def diagnose_command(
         stable = stability(study, "theta")
         write_figure(lambda: diagnosis_figure(result, stable), plot)
     if report is not None:
+        from ..views.diagnose import write_report
+
         write_report(result, report, study, _command_line(ctx))
     if json_output:
         print_json(result.to_dict(), study.warnings)
         return
+    from ..views.diagnose import render_diagnosis  # rich, only for text output
+
     render_diagnosis(result)
     if report is not None:
+        from ..render import out_console
+
         out_console.print(f"report written to {report / 'report.md'} and "
                           f"{report / 'report.html'}")

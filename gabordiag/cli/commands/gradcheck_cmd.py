@@ -40,7 +40,6 @@ def gradcheck_command(
     factor, a transposed or mirrored kernel or a shifted centre is named.
     """
     from ...analysis.gradcheck import run_gradcheck
-    from ..views.gradcheck import render_gradcheck
 
     study = study_of(experiment, config_path)
     check_run_outputs(study.config, config_path, plot=plot, csv=csv)
@@ -59,6 +58,7 @@ def gradcheck_command(
     if json_output:
         print_json(result.to_dict(), study.warnings)
     else:
+        from ..views.gradcheck import render_gradcheck  # rich, only for text output
         render_gradcheck(result)
     if not result.passed:
         raise typer.Exit(1)

@@ -25,7 +25,6 @@ def kernel_command(
     --kernel (and --derivative), yours.
     """
     from ...analysis.kernels import run_kernels
-    from ..views.kernel import render_kernels
 
     study = study_of(experiment, config_path)
     check_run_outputs(study.config, config_path, plot=plot)
@@ -37,4 +36,5 @@ def kernel_command(
     if json_output:
         print_json(result.to_dict(), study.warnings)
         return
+    from ..views.kernel import render_kernels  # rich, only for text output
     render_kernels(result, plotted=plot is not None)

@@ -53,7 +53,6 @@ def landscape_command(
     from ...config import values as v
     from ...config.model import option_value
     from ...errors import ConfigError
-    from ..views.landscape import render_landscape
 
     name = option_value("--param", v.parameter_name, param) if param is not None else "theta"
     name2 = option_value("--param2", v.parameter_name, param2) if param2 is not None else None
@@ -88,4 +87,5 @@ def landscape_command(
     if json_output:
         print_json(result.to_dict(), study.warnings)
         return
+    from ..views.landscape import render_landscape  # rich, only for text output
     render_landscape(result)

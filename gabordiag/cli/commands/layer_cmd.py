@@ -10,13 +10,20 @@ import typer
 from ..app import app
 from ..common import check_report, check_run_outputs, run_inputs, write_figure
 from ..options import json_flag, plot_option, with_experiment_options
-from ..render import err_console, out_console, print_json, print_warning
+from ..render import print_json, print_warning
 
 # the experiment options that apply to a layer (its kernel is its own)
 LAYER_OPTIONS = ("image", "seed", "standardize", "target-theta", "theta0", "loss", "loss-eps",
                  "optimizer", "lr", "momentum", "dampening", "nesterov", "betas", "alpha",
                  "eps", "steps")
 _PANEL = "Your layer"
+
+
+def _console(err: bool) -> Any:
+    """rich's console for stderr or stdout, made on first use (not for --json)."""
+    from ..render import err_console, out_console
+
+    return err_console if err else out_console
 
 
 @app.command("layer")
@@ -74,8 +81,8 @@ def layer_command(
     if report is not None:
         check_report(report, REPORT_FILES, inputs, plot)
     status = None
-    if not json_output and err_console.is_terminal:
-        status = err_console.status("gabordiag layer")
+    if not json_output and _console(err=True).is_terminal:
+        status = _console(err=True).status("gabordiag layer")
         status.start()
     try:
         # the analysis never prints: what reaches stdout meanwhile is the layer's own
@@ -106,5 +113,5 @@ def layer_command(
 
     render_layer(result)
     if report is not None:
-        out_console.print(f"report written to {report / 'report.md'} and "
+        _console(err=False).print(f"report written to {report / 'report.md'} and "
                           f"{report / 'report.html'}")

@@ -28,7 +28,6 @@ def recover_command(
     --lr 3e-4
     """
     from ...analysis.recover import recover
-    from ..views.recover import render_recover
 
     study = study_of(experiment, config_path)
     check_run_outputs(study.config, config_path, plot=plot, csv=csv)
@@ -45,4 +44,5 @@ def recover_command(
     if json_output:
         print_json(result.to_dict(), study.warnings)
         return
+    from ..views.recover import render_recover  # rich, only for text output
     render_recover(result)

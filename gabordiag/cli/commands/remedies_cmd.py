@@ -30,7 +30,6 @@ def remedies_command(
     unit-vector (doubled-angle) parametrisation and coarse-to-fine, each measured.
     """
     from ...analysis.remedies import run_remedies
-    from ..views.remedies import render_remedies
 
     study = study_of(experiment, config_path)
     check_run_outputs(study.config, config_path, plot=plot, csv=csv)
@@ -47,4 +46,5 @@ def remedies_command(
     if json_output:
         print_json(result.to_dict(), study.warnings)
         return
+    from ..views.remedies import render_remedies  # rich, only for text output
     render_remedies(result)
