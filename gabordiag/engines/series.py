@@ -161,6 +161,9 @@ class Series:
         return [total[r].real for r in range(order + 1)]
 
 
+MAX_OPEN_INTERVALS = 1 << 18  # open intervals at most (their evaluations' memory)
+
+
 @dataclass(frozen=True)
 class RootBounds:
     """What :func:`periodic_roots` needs to know of ``f`` beyond its values.
@@ -210,7 +213,8 @@ def periodic_roots(derivatives: Callable[[Array], tuple[Array, Array]],
     The certificates weaken near a cluster of four or more nearly coincident roots
     (or a root of that multiplicity), where ``f`` and ``f'`` are both tiny over a
     stretch: should the open intervals ever exceed ``max_open * size``, the search
-    stops halving and resolves them at the spacing reached, by every sign change
+    stops halving (also past :data:`MAX_OPEN_INTERVALS`, which bounds the memory)
+    and resolves them at the spacing reached, by every sign change
     between their ends that rises above the rounding (bisected); a stretch where ``f``
     stays within its rounding is flat to working precision and yields no point. Only
     there could a root of even multiplicity inside such a cluster, or roots closer than
@@ -255,8 +259,9 @@ def periodic_roots(derivatives: Callable[[Array], tuple[Array, Array]],
     b, fb, db = a + period / size, np.roll(fa, -1), np.roll(da, -1)
     roots: list[Array] = []
     brackets: list[tuple[Array, Array, Array]] = []
+    cap = min(max_open * size, MAX_OPEN_INTERVALS)
     while len(a):
-        if len(a) > max_open * size:  # a cluster of nearly coincident roots: resolve
+        if len(a) > cap:  # a cluster of nearly coincident roots: resolve
             roots.append(_resolve(a, b, fa, fb, noise, brackets))  # it at this spacing
             break
         width = b - a
