@@ -273,7 +273,7 @@ def _convention_findings(c: Convention, loss: str) -> list[Finding]:
             "convention-matches", "info",
             f"filter ({o}, {i}) is gabordiag's (OpenCV's) Gabor kernel at your parameters: "
             f"{names} map one to one, amplitude 1, centred (fit residual "
-            f"{fit.residual:.1e})", {"fit": fit.to_dict()}, None, weight=0))
+            f"{fit.residual_text})", {"fit": fit.to_dict()}, None, weight=0))
     return out
 
 

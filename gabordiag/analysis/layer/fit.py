@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 __all__ = ["FIT_RTOL", "GaborFit", "fit_gabor", "gabor_model"]
 
 Array = NDArray[np.float64]
+ROUNDING_RESIDUAL = 1e-14  # a relative residual below this is float64 rounding
 FIT_RTOL = 1e-6  # relative residual below this: the kernel is a Gabor kernel of our form
 _NAMES = ("theta", "lambda", "sigma", "gamma", "psi", "amplitude", "dx", "dy")
 
@@ -53,6 +54,14 @@ class GaborFit:
     def is_gabor(self) -> bool:
         """Whether the model reproduces the kernel (to :data:`FIT_RTOL`)."""
         return self.residual < FIT_RTOL
+
+    @property
+    def residual_text(self) -> str:
+        """The residual in words: below :data:`ROUNDING_RESIDUAL` it is rounding, whose
+        digits change with the machine's BLAS, so none are printed."""
+        if self.residual < ROUNDING_RESIDUAL:
+            return f"< {ROUNDING_RESIDUAL:.0e}, rounding"
+        return f"{self.residual:.1e}"
 
     @property
     def period(self) -> float:

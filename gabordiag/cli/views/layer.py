@@ -51,7 +51,7 @@ def _layer_panel(d: LayerDiagnosis) -> Panel:
              f"filter      ({o}, {i}) is our model at theta {_g(fit.theta)}, lambda "
              f"{_g(fit.lambd)}, sigma {_g(fit.sigma)}, gamma {_g(fit.gamma)}, psi "
              f"{_g(fit.psi)}, amplitude {_g(fit.amplitude)}, centre ({_g(fit.dy)}, "
-             f"{_g(fit.dx)}) (fit residual {fit.residual:.1e}); your parameters:"]
+             f"{_g(fit.dx)}) (fit residual {fit.residual_text}); your parameters:"]
     for m in d.convention.mappings:
         lines.append(f"  {escape(m.param):<12}{escape(m.relation)}"
                      + ("" if m.kind in ("same", "none") else f"  [yellow]({m.kind})[/yellow]"))
