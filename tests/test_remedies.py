@@ -405,3 +405,22 @@ def test_cli_errors(capsys: pytest.CaptureFixture[str], args: list[str], name: s
     assert err.count("\n") == 1, err
     assert name in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["remedies", "diagnose"])
+def test_a_one_step_run_has_no_coarse_stage_but_runs(command: str) -> None:
+    r = invoke(command, "--size", "48", "--ksize", "9", "--sigma", "2", "--lambda", "5",
+               "--steps", "1", "--starts", "8", "--json")
+    assert r.code == 0, r.describe()
+    assert r.json()["schema"].startswith(f"gabordiag.{command}/")
+
+
+@pytest.mark.parametrize("starts", [1, 2, 3, 5])
+def test_every_multi_start_bank_is_judged_by_its_own_start(starts: int) -> None:
+    """The bank's angles never fall on the target (they did for 1, 2, 3, 5 ... starts,
+    and such a start was then left out: 'multi-start 0%' over no start at all)."""
+    r = invoke("remedies", "--size", "48", "--ksize", "9", "--sigma", "2", "--lambda", "5",
+               "--steps", "30", "--starts", str(starts), "--json")
+    assert r.code == 0, r.describe()
+    multi = next(x for x in r.json()["remedies"] if x["id"] == "multi-start")
+    assert sum(multi["fractions"].values()) == pytest.approx(1.0)

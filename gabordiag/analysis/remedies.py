@@ -89,6 +89,9 @@ def _plain(study: Study, starts: Array, schedule: Callable[[int], float] | None 
     return judge_runs(descents, engine)
 
 
+_BANK_PHASE = (math.sqrt(5) - 1) / 4  # irrational: no bank angle is a grid's target
+
+
 def _multi_start(study: Study, starts: Array, bank: int) -> Outcomes:
     """A bank of ``bank`` angles around each start (evenly over the period); keep the run
     with the lowest final loss.
@@ -103,7 +106,10 @@ def _multi_start(study: Study, starts: Array, bank: int) -> Outcomes:
         descents, engine = sweep(study, starts)
         members = (np.arange(n)[:, None] + (n // bank) * np.arange(bank)[None, :]) % n
     else:
-        offsets = period * np.arange(bank) / bank
+        # the bank's angles are shifted by an irrational fraction of their spacing, so
+        # that none of them is the target or an equivalent angle (a start on the answer
+        # would make the remedy look better than it is)
+        offsets = period * (np.arange(bank) + _BANK_PHASE) / bank
         grid = (starts[:, None] + offsets[None, :]).ravel()
         engine = study.engine(evaluations=len(grid) * config.steps)
         descents = run_descents(engine, config.optimizer_settings, grid[:, None],
@@ -113,7 +119,11 @@ def _multi_start(study: Study, starts: Array, bank: int) -> Outcomes:
     finals = np.where(descents.stopped_at < 0,
                       descents.stored_loss[rows, np.arange(descents.n_runs)], np.inf)
     best = members[np.arange(n), np.argmin(finals[members], axis=1)]
-    return judge_runs(descents.subset(best), engine)
+    outcomes = judge_runs(descents.subset(best), engine)
+    # a start on the answer is judged by the start, not by the bank member that won
+    outcomes.started_at_answer = [bool(a) for a in
+                                  engine.problem.gives_target_kernel(starts[:, None])]
+    return outcomes
 
 
 def _unit_vector(study: Study, starts: Array) -> Outcomes:
@@ -140,13 +150,16 @@ def _coarse_to_fine(study: Study, starts: Array) -> Outcomes:
     overlap more: a smoother landscape."""
     config = study.config
     settings = config.optimizer_settings
-    coarse_steps = config.steps // 2
+    coarse_steps = config.steps // 2  # 0 for a 1-step run: then there is no coarse stage
     fine_steps = config.steps - coarse_steps
-    blurred = study.engine(blur=COARSE_BLUR * config.lambd,
-                           evaluations=len(starts) * coarse_steps)
-    first = run_descents(blurred, settings, starts[:, None], coarse_steps)
-    middle = first.final()[:, 0]
-    middle = np.where(np.isfinite(middle), middle, starts)
+    first = None
+    middle = starts
+    if coarse_steps:
+        blurred = study.engine(blur=COARSE_BLUR * config.lambd,
+                               evaluations=len(starts) * coarse_steps)
+        first = run_descents(blurred, settings, starts[:, None], coarse_steps)
+        middle = first.final()[:, 0]
+        middle = np.where(np.isfinite(middle), middle, starts)
     engine = study.engine(evaluations=len(starts) * fine_steps)
     second = run_descents(engine, settings, middle[:, None], fine_steps)
     outcomes = judge_runs(second, engine)
@@ -155,7 +168,7 @@ def _coarse_to_fine(study: Study, starts: Array) -> Outcomes:
                                   engine.problem.gives_target_kernel(starts[:, None])]
     steps = outcomes.steps_to_converge
     recovered = np.array([s is not None for s in steps])
-    if recovered.any():  # count from the very start, across both stages
+    if recovered.any() and first is not None:  # count from the very start, both stages
         whole = np.concatenate([first.params[:, :, 0], second.params[1:, :, 0]])
         settle = steps_to_settle(whole)
         for b in np.flatnonzero(recovered):
