@@ -92,6 +92,16 @@ def best_fix(remedies: RemediesResult) -> RemedyOutcome | None:
                  and r.success_rate > remedies.baseline.success_rate), None)
 
 
+def _best_remedies(remedies: RemediesResult) -> str:
+    best = remedies.remedies[0]
+    text = f"the best, {best.id}, recovers {best.recovered_text()}"
+    fix = best_fix(remedies)
+    if fix is not None and fix is not best:
+        text += (f"; the best plain change of the config, {fix.id}, recovers "
+                 f"{fix.recovered_text()}")
+    return text
+
+
 def debugging_recipe(study: Study, grad: GradcheckResult, land: Landscape,
                      run: RecoverResult, basins: BasinsResult,
                      remedies: RemediesResult) -> list[Step]:
@@ -117,6 +127,8 @@ def debugging_recipe(study: Study, grad: GradcheckResult, land: Landscape,
     steps.append(Step(_command("remedies", options, "--starts", str(n)),
                       f"the known fixes ranked over the same starts: {ranking}"))
     fix = best_fix(remedies)
+    if run.verdict.started_at_answer:  # a fix run from the answer would test nothing
+        return steps
     if fix is not None and fix.config is not None:
         fixed = study.variant(**fix.config)
         result = recover(fixed)
@@ -164,7 +176,8 @@ def answer_questions(study: Study, grad: GradcheckResult, land: Landscape,
     if grad.passed:
         code = ("no: " if comparison is None or comparison.agrees else "") + code + (
             f"; the failure is the optimisation ({run.verdict.kind})" if failed else
-            "; descent recovers the target")
+            "; the run starts on the target, so it does not test the optimisation"
+            if run.verdict.started_at_answer else "; descent recovers the target")
     debug = f"run the {len(recipe)} steps below; "
     fixed = recipe[5].verdict if len(recipe) > 5 else None
     if fixed in RECOVERED:
@@ -176,14 +189,18 @@ def answer_questions(study: Study, grad: GradcheckResult, land: Landscape,
                   f"{fix.recovered_text()}, as configured "
                   f"{remedies.baseline.recovered_text()}), but from theta0 it ends "
                   f"{fixed}; step 5 ranks every remedy")
+    elif run.verdict.started_at_answer:
+        debug += (f"theta0 is on the target, so the run from it tests nothing; "
+                  f"{basins.cases[0].recovered_text()} over the period recover"
+                  + ("" if len(recipe) == 4 else "; step 5 ranks the remedies: "
+                     + _best_remedies(remedies)))
     elif len(recipe) == 4:
         debug += "nothing needs fixing: recovery works"
     else:
-        best = remedies.remedies[0]
         debug += ((f"descent from theta0 recovers the target, but "
                    f"{basins.cases[0].recovered_text()} recover; " if not failed else "")
-                  + f"no plain change of the config does better; step 5 ranks the remedies: "
-                  f"the best, {best.id}, recovers {best.recovered_text()}")
+                  + "no plain change of the config does better; step 5 ranks the "
+                  "remedies: " + _best_remedies(remedies))
     return dict(zip(QUESTIONS, [
         "no: " + _derivatives(grad) if grad.passed else "yes: " + _derivatives(grad),
         reachable, code, debug]))

@@ -278,6 +278,13 @@ def _findings(config: Config, grad: GradcheckResult, land_result: LandscapeResul
     elif kind in ("local-minimum", "stalled", "diverged", "not-converged"):
         out.append(Finding(kind, "high", verdict.message, dict(verdict.evidence), None,
                            weight=7))
+    elif verdict.started_at_answer:
+        out.append(Finding(
+            "started-at-answer", "medium",
+            "theta0 gives the target's kernel: the run starts on the answer and stays "
+            "there, which tests nothing; only the starts over the period say whether "
+            "descent recovers", {"start_kernel_error": verdict.evidence["start_kernel_error"]},
+            "start away from the target (another --theta0) to test recovery", weight=3))
     else:
         out.append(Finding(
             "recovered", "info",

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..core.problem import PARAM_ATOL
+from ..config.choices import RECOVERED
+from ..core.problem import KERNEL_RTOL, PARAM_ATOL
 from ..core.scalar import golden_minimum
 from ..engines.base import Engine
 from .cycles import loss_swing, oscillation
@@ -119,6 +120,14 @@ def _settled(t: Trajectory, engine: Engine, kind: str, kerr: float,
     evidence: dict[str, Any] = {"final": dict(zip(t.names, map(float, final))),
                                 "final_loss": float(t.loss[-1]), "final_grad_norm": grad_norm,
                                 "kernel_error": kerr}
+    start_error = float(problem.kernel_errors(t.params[:1])[0])
+    if kind in RECOVERED and start_error < KERNEL_RTOL:
+        evidence["started_at_answer"] = True
+        evidence["start_kernel_error"] = start_error
+        return Verdict(kind,
+                       f"Started on the target's kernel (kernel error {start_error:.1e} at "
+                       f"the start) and stayed there (kernel error {kerr:.1e} at the end): "
+                       "the run does not test recovery from anywhere else.", evidence)
     if kind == "converged":
         return Verdict(kind, f"Converged to the target (kernel error {kerr:.1e}).", evidence)
     if kind == "converged-equivalent":

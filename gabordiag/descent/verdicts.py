@@ -54,6 +54,11 @@ class Verdict:
         """True when the run settled on the target's kernel."""
         return self.kind in RECOVERED
 
+    @property
+    def started_at_answer(self) -> bool:
+        """True when the run started on the target's kernel (and so tests nothing)."""
+        return bool(self.evidence.get("started_at_answer"))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain Python types, for JSON."""
         return {"kind": self.kind, "message": self.message, "evidence": _plain(self.evidence)}
