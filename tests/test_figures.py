@@ -93,6 +93,21 @@ def test_the_mechanism_caption_says_what_the_evidence_says():
     spurious = {**evidence, "minimum": 0.3, "minimum_is_target": False}
     text = mechanism_caption(Verdict("cycling", "", spurious), target, math.pi, 41.6, 3e-3)
     assert "kink" not in text
+    # with momentum a step is not lr x slope: the caption says only what holds for it
+    text = mechanism_caption(Verdict("cycling", "", evidence), target, math.pi, 41.6, 3e-3,
+                             plain=False)
+    assert "kink at the minimum (slopes ±41.6)" in text
+    assert "lr x slope" not in text
+    assert "0.125" not in text
+
+
+def test_a_momentum_run_is_not_drawn_with_plain_steps() -> None:
+    s = study(**{**CYCLING, "lr": "1e-2", "momentum": "0.9", "steps": "150"})
+    fig = F.recover_figure(recover(s), stability(s, "theta"))
+    texts = [o.get_text() for o in fig.findobj(lambda o: hasattr(o, "get_text"))]
+    texts += [sf._suptitle.get_text() for sf in fig.subfigs if sf._suptitle is not None]
+    assert any("kink at the minimum" in t for t in texts), texts
+    assert not any("lr x slope" in t or "1 - lr c" in t for t in texts), texts
 
 
 # -- recover --plot: the run and its mechanism -------------------------------------------

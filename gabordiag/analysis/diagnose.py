@@ -221,7 +221,7 @@ def _findings(config: Config, grad: GradcheckResult, land_result: LandscapeResul
         explains = bool(near_target)
         out.append(Finding(
             "nonvanishing-gradient", "high" if explains else context,
-            str(stable.explain_kink(lr, end)),
+            str(stable.explain_kink(lr, end, plain=config.plain_sgd)),
             {"one_sided_slope": slope, "end_gradient": end, "step": lr * slope},
             f"use mse with lr < {mse_bound:.3g}, rmse-eps, or decay the lr"
             if mse_bound else "use mse, rmse-eps, or decay the lr",

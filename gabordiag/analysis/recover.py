@@ -115,8 +115,8 @@ def gradient_summary(study: Study, trajectory: Trajectory, verdict: Verdict
     if config.loss in ("rmse", "l1") and verdict.kind == "cycling" and summary["end_median"]:
         summary["nonvanishing_at_minimum"] = True
         param = str(verdict.evidence.get("coordinate", config.learn[0]))
-        summary["note"] = stability(study, param).explain_kink(config.lr,
-                                                               summary["end_median"])
+        summary["note"] = stability(study, param).explain_kink(
+            config.lr, summary["end_median"], plain=config.plain_sgd)
     return summary
 
 

@@ -127,15 +127,22 @@ class Stability:
         return lr / bound if bound else None
 
     # -- the explanations: the one place they are worded ------------------------------
-    def explain_kink(self, lr: float, measured: float | None = None) -> str | None:
-        """Why fixed steps cannot settle at a kink (``None`` for a smooth loss)."""
+    def explain_kink(self, lr: float, measured: float | None = None,
+                     plain: bool = True) -> str | None:
+        """Why fixed steps cannot settle at a kink (``None`` for a smooth loss).
+
+        ``plain``: plain SGD, whose step is ``lr x gradient``; with momentum or another
+        optimizer a step is not ``lr x slope``, but the updates still cannot die out
+        where the gradient does not."""
         slope = self.kink_slope
         if slope is None:
             return None
         seen = f" (near the end of the run it is {measured:.3g})" if measured else ""
-        return (f"the {self.loss} gradient does not vanish at the minimum: its one-sided "
-                f"slope is {slope:.3g}{seen}, so fixed steps of lr x {slope:.3g} = "
-                f"{lr * slope:.3g} rad cannot settle")
+        head = (f"the {self.loss} gradient does not vanish at the minimum: its one-sided "
+                f"slope is {slope:.3g}{seen}, so ")
+        if not plain:
+            return head + "updates at a fixed lr cannot die out near it"
+        return head + f"fixed steps of lr x {slope:.3g} = {lr * slope:.3g} rad cannot settle"
 
     def explain_bound(self, lr: float) -> str | None:
         """How ``lr`` compares with the configured SGD bound (``None`` without one)."""

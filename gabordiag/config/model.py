@@ -123,6 +123,11 @@ class Config:
                                  betas=self.betas, alpha=self.alpha, eps=self.eps)
 
     @property
+    def plain_sgd(self) -> bool:
+        """SGD without momentum: each step is ``lr x gradient``."""
+        return self.optimizer == "sgd" and self.momentum == 0
+
+    @property
     def uses_code(self) -> bool:
         """Whether the run imports the user's code (``--kernel``/``--derivative``)."""
         return self.kernel is not None or self.derivative is not None

@@ -67,8 +67,12 @@ def step_sentence(lr: float, slope: float) -> str:
 
 def mechanism_caption(verdict: Any, target: float, period: float | None,
                       kink_slope: float | None = None, lr: float | None = None,
-                      curvature: float | None = None) -> str:
-    """What the reader sees in the mechanism figure of a run, from its verdict."""
+                      curvature: float | None = None, plain: bool = True) -> str:
+    """What the reader sees in the mechanism figure of a run, from its verdict.
+
+    ``plain`` says the run is plain SGD on theta alone, whose step is ``lr x gradient``:
+    only then is the step near a kink ``lr x slope`` and near a smooth minimum a
+    factor ``1 - lr c``."""
     ev = verdict.evidence
     kind = verdict.kind
     if kind == "cycling" and "amplitude" in ev:
@@ -99,11 +103,15 @@ def mechanism_caption(verdict: Any, target: float, period: float | None,
                              + (" ..." if len(slips) > 3 else "") + ")")
             if drift:
                 lines.append("not a fixed cycle: " + "; ".join(drift))
-        if kink_slope is not None and lr is not None and ev.get("minimum_is_target"):
+        if kink_slope is not None and not plain and ev.get("minimum_is_target"):
+            lines.append(f"the loss has a kink at the minimum (slopes ±{kink_slope:.3g}): "
+                         "the gradient does not shrink near it, so updates at a fixed lr "
+                         "cannot die out there")
+        elif kink_slope is not None and lr is not None and ev.get("minimum_is_target"):
             lines.append(f"the loss has a kink at the minimum (slopes ±{kink_slope:.3g}): "
                          f"each {step_sentence(lr, kink_slope)} near it, "
                          "so the iterate jumps over the minimum and back")
-        elif (curvature is not None and lr is not None and curvature > 0
+        elif (curvature is not None and lr is not None and curvature > 0 and plain
               and ev.get("minimum_is_target")):
             factor = 1 - lr * curvature
             lines.append(f"curvature {curvature:.4g} at the minimum: a plain step multiplies "
@@ -115,7 +123,7 @@ def mechanism_caption(verdict: Any, target: float, period: float | None,
         value = final.get("theta") if isinstance(final, dict) else None
         where = f" at {_where(float(value), target, period)}" if value is not None else ""
         text = f"{kind}{where}: the iterates settle (kernel error {ev['kernel_error']:.1g})"
-        if curvature is not None and lr is not None and curvature > 0:
+        if curvature is not None and lr is not None and curvature > 0 and plain:
             factor = 1 - lr * curvature
             text += (f"\nnear the minimum each step multiplies the distance by "
                      f"1 - lr c = 1 - {lr:g} x {curvature:.4g} = {factor:.3g}")

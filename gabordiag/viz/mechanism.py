@@ -92,9 +92,10 @@ def plot_return_map(ax: Axes, values: Array, first: int, window: tuple[float, fl
 
 def plot_loss_zoom(ax: Axes, grid: Array, loss: Array, values: Array, losses: Array,
                    first: int, minimum: float | None, minimum_loss: float | None,
-                   stable: Stability | None, lr: float) -> list[Any]:
+                   stable: Stability | None, lr: float | None) -> list[Any]:
     """The loss around the minimum with the iterates from step ``first`` (even and odd
-    steps apart), the one-sided slopes of a kink or the curvature, and the last step."""
+    steps apart), the one-sided slopes of a kink or the curvature, and the last step
+    (labelled ``lr x slope`` when ``lr`` is given: a plain SGD run)."""
     artists: list[Any] = ax.plot(grid, loss, color="0.25", lw=1.2, label="loss(theta)")
     x, y = values[first:], losses[first:]
     keep = np.isfinite(x) & np.isfinite(y)
@@ -118,10 +119,8 @@ def plot_loss_zoom(ax: Axes, grid: Array, loss: Array, values: Array, losses: Ar
             artists.append(ax.annotate(f"slope +{s:.3g}", (grid[-1], minimum_loss + s * abs(
                 grid[-1] - minimum)), textcoords="offset points", xytext=(-4, -12),
                 ha="right", fontsize="x-small", color="C2", clip_on=True))
-            step = lr * s
         else:
             c = None if stable is None else (stable.loss_curvature or stable.mse_curvature)
-            step = None
             if c is not None and c > 0:
                 artists += ax.plot(grid, minimum_loss + 0.5 * c * (grid - minimum) ** 2,
                                    ls="--", color="C2", lw=1.0,
@@ -135,7 +134,7 @@ def plot_loss_zoom(ax: Axes, grid: Array, loss: Array, values: Array, losses: Ar
             level = minimum_loss + 0.08 * (top - minimum_loss)
             artists.append(ax.annotate("", (b, level), (a, level),
                                        arrowprops={"arrowstyle": "->", "color": "C3"}))
-            text = (step_sentence(lr, stable.kink_slope) if step is not None and stable
+            text = (step_sentence(lr, stable.kink_slope) if lr is not None and stable
                     is not None and stable.kink_slope is not None
                     else f"last step {abs(b - a):.3g} rad")
             artists.append(ax.annotate(text, ((a + b) / 2, level), textcoords="offset points",
@@ -166,7 +165,7 @@ def plot_mechanism(fig: Figure | SubFigure, result: RecoverResult,
     grid = np.linspace(low, high, 401)
     loss, grad = theta_profile(result, grid)
     axes = fig.subplots(1, 2, width_ratios=[1, 1.5])
-    plain = (config.optimizer == "sgd" and not config.momentum and len(t.names) == 1)
+    plain = config.plain_sgd and len(t.names) == 1
     update = (grid, grid - config.lr * grad) if plain else None
     plot_return_map(axes[0], values, first, (low, high), minimum, update)
     minimum_loss = None
@@ -174,14 +173,14 @@ def plot_mechanism(fig: Figure | SubFigure, result: RecoverResult,
         minimum_loss = float(ev.get("minimum_loss", theta_profile(
             result, np.array([minimum]))[0][0]))
     plot_loss_zoom(axes[1], grid, loss, values, t.loss, first, minimum, minimum_loss,
-                   stable, config.lr)
+                   stable, config.lr if plain else None)
     for ax in axes:
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize="x-small",
                   ncol=2, frameon=False)
     curvature = None if stable is None else stable.loss_curvature
     caption = mechanism_caption(result.verdict, config.target_theta, result.period,
                                 None if stable is None else stable.kink_slope, config.lr,
-                                curvature)
+                                curvature, plain)
     if minimum is not None:
         relation = relative_to_target(minimum, config.target_theta, result.period, 1e-4)
         axes[0].set_title(RETURN_MAP_TITLE
