@@ -8,12 +8,19 @@ a 2-D landscape); each figure is what the command in its entry draws, made throu
 same functions (``gabordiag.viz.figures``) and written at 100 dpi.
 """
 
+# ruff: noqa: E402 (the BLAS threads are set before numpy is imported)
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+# BLAS on one thread, as the command line runs it (before numpy is imported): the
+# momentum run is chaotic, and with another thread count it is another run
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_variable] = os.environ.get("GABORDIAG_BLAS_THREADS", "1")
 
 from matplotlib.figure import Figure
 
