@@ -239,6 +239,21 @@ def test_a_bad_experiment_key_is_a_config_error(capsys: pytest.CaptureFixture[st
     assert_usage_error(*invoke("check", path), "k.toml", "lr")
 
 
+@pytest.mark.parametrize(("change", "names"), [
+    ('learn = ["theta", "lambda"]\nsteps = 100', ("w.toml", "key 'learn'",
+                                                  "min_success_rate")),
+    ("steps = 1000000", ("w.toml", "'steps'", "'basins_starts'", "1,000,000")),
+])
+def test_a_sweep_the_file_cannot_run_is_refused_in_its_own_words(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, change: str,
+        names: tuple[str, ...]) -> None:
+    text = PASSING.replace("basins_starts = 12", "basins_starts = 10000")
+    path = write(tmp_path / "w.toml", text.replace("steps = 100", change))
+    code, out, err = invoke("check", path)
+    assert_usage_error(code, out, err, *names)
+    assert "--" not in err  # a file's keys, not the options
+
+
 @pytest.mark.parametrize("which", ["missing", "empty-dir"])
 def test_paths_that_hold_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                  which: str) -> None:

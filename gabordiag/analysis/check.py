@@ -21,8 +21,8 @@ from ..config.paths import code_file, not_a_regular_file
 from ..config.resolve import resolve_config
 from ..core.kernel import period_label
 from ..descent.verdicts import steps_to_settle
-from ..errors import ConfigError, GabordiagError
-from .basins import run_basins
+from ..errors import ConfigError, GabordiagError, LimitError
+from .basins import MAX_RUN_STEPS, check_sweep, run_basins
 from .cost import Cost, check_cost, refuse
 from .landscape import run_landscape
 from .recover import recover
@@ -121,9 +121,28 @@ def load_check(path: Path, allow_code: bool = False) -> FileCheck | None:
     table = source.sections.get("expect")
     if table is None:
         return None
-    return FileCheck(path=path, config=config,
-                     expectations=parse_expectations(table, str(path)),
+    expectations = parse_expectations(table, str(path))
+    _refuse_sweep(path, config, expectations)
+    return FileCheck(path=path, config=config, expectations=expectations,
                      warnings=source.warnings)
+
+
+def _refuse_sweep(path: Path, config: Config, expectations: list[Expectation]) -> None:
+    """Refuse, in the file's own words and before any file runs, a basins sweep that its
+    expectations need and that :func:`~gabordiag.analysis.basins.check_sweep` refuses."""
+    keys = [e.key for e in expectations if _NEEDS.get(e.key) == "basins"]
+    if not keys:
+        return
+    if config.learn != ("theta",):
+        raise ConfigError(f"{path}: key 'learn': [expect] {keys[0]} sweeps starting angles "
+                          'and needs learn = ["theta"]')
+    starts = next((e.value for e in expectations if e.key == "basins_starts"), 72)
+    try:
+        check_sweep(Study(config), starts, 1)
+    except LimitError:
+        raise LimitError(f"{path}: keys 'steps' and [expect] 'basins_starts': {starts:,} "
+                         f"starts x {config.steps:,} steps exceeds {MAX_RUN_STEPS:,} "
+                         "descent steps; use fewer") from None
 
 
 def run_check(check: FileCheck) -> FileCheck:
