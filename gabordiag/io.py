@@ -106,6 +106,10 @@ def check_output_path(path: Path, option: str, suffixes: tuple[str, ...] | None 
     """Fail early (before any work) when an output file could not be written: a bad
     suffix, a missing or read-only directory, a directory, device, pipe or link loop in
     the file's place."""
+    if str(path) in ("", "."):
+        raise ConfigError(f"{option}: no file name given (the path is empty or '.'); "
+                          "give a file name"
+                          + (f" ending in {', '.join(suffixes)}" if suffixes else ""))
     if suffixes is not None and path.suffix.lower() not in suffixes:
         raise ConfigError(f"{option}: {path} must end in one of {', '.join(suffixes)}")
     words = not_a_regular_file(path)

@@ -290,3 +290,11 @@ def test_cli_errors(capsys: pytest.CaptureFixture[str], args: list[str],
     assert "Traceback" not in err
     for name in names:
         assert name in err, (name, err)
+
+
+def test_the_table_title_counts_in_words_for_one_start_and_one_step() -> None:
+    r = invoke("basins", "--size", "48", "--ksize", "9", "--sigma", "2", "--lambda", "5",
+               "--starts", "1", "--steps", "1")
+    assert r.code == 0, r.describe()
+    title = " ".join(r.out.split("\n\n")[0].split())
+    assert "Outcomes of 1 descent from a start over one period (1 step each)" in title, title

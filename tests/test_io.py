@@ -85,3 +85,12 @@ def test_an_output_through_a_link_to_a_device_is_refused(tmp_path: Path) -> None
     link.symlink_to("/dev/full")
     with pytest.raises(ConfigError, match="character device"):
         check_output_path(link, "--csv")
+
+
+@pytest.mark.parametrize(("option", "suffixes"), [("--plot", (".png", ".svg", ".pdf")),
+                                                  ("--csv", None)])
+def test_an_empty_output_path_names_no_file(option: str,
+                                            suffixes: tuple[str, ...] | None) -> None:
+    with pytest.raises(ConfigError, match=rf"^{option}: no file name given") as info:
+        check_output_path(Path(""), option, suffixes)
+    assert (".png" in str(info.value)) == (suffixes is not None)

@@ -20,8 +20,10 @@ def render_basins(result: BasinsResult) -> None:
     Outcome columns that are 0% in every case are left out."""
     n = len(result.starts)
     summaries = [case.summary() for case in result.cases]
-    table = Table(title=f"Outcomes of {n} descents from starts over one period "
-                  f"({result.config.steps} steps each)", title_justify="left",
+    table = Table(title=f"Outcomes of {n} descent{'s' if n != 1 else ''} from "
+                  f"{'starts' if n != 1 else 'a start'} over one period "
+                  f"({result.config.steps} step{'s' if result.config.steps != 1 else ''} "
+                  f"each)", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("case", no_wrap=True)
     shown = [(kind, header) for kind, header in _COLUMNS
