@@ -258,6 +258,11 @@ def test_cli_json_and_report(capsys: pytest.CaptureFixture[str], tmp_path: Path)
         assert path.read_bytes().startswith(PNG_MAGIC)
     for remedy in data["remedies"]:
         assert remedy["id"] in markdown
+    # the config the report says reruns it is there, and reruns the same experiment
+    assert "config.toml" in markdown
+    code, out, err = invoke("diagnose", "--config", directory / "config.toml", "--json")
+    assert code == 0, err
+    assert json.loads(out)["config"] == data["config"]
 
     page = (directory / "report.html").read_text(encoding="utf-8")
     assert "data:image/png;base64," in page

@@ -106,7 +106,8 @@ def markdown_report(d: Diagnosis, figures: dict[str, str], info: ReportInfo | No
                   f"- command: `{info.command}`"]
     lines += ["", "## Setup", ""]
     lines += [f"- {item}" for item in _setup(d)]
-    lines += ["", "Resolved config (`gabordiag <command> --config config.toml` reruns it):",
+    lines += ["", "Resolved config (the `config.toml` beside this report; "
+              "`gabordiag diagnose --config config.toml` reruns it):",
               "", "```toml", config_to_toml(d.config).rstrip("\n"), "```"]
     lines += ["", f"**Verdict: {d.run.verdict.kind}.** {d.run.verdict.message}", "",
               "## Findings", ""]
@@ -152,7 +153,8 @@ def html_report(d: Diagnosis, figures: dict[str, bytes], info: ReportInfo | None
                   f"<li>command: <code>{e(info.command)}</code></li>", "</ul>"]
     parts += ["<h2>Setup</h2><ul>"]
     parts += [f"<li>{e(item)}</li>" for item in _setup(d)]
-    parts += ["</ul>", "<p>Resolved config:</p>",
+    parts += ["</ul>", "<p>Resolved config (the <code>config.toml</code> beside this "
+              "report; <code>gabordiag diagnose --config config.toml</code> reruns it):</p>",
               f"<pre>{e(config_to_toml(d.config))}</pre>"]
     v = d.run.verdict
     parts += [f"<p><strong>Verdict: {e(v.kind)}.</strong> {e(v.message)}</p>",

@@ -15,7 +15,8 @@ __all__ = ["REPORT_FILES", "render_diagnosis", "write_report"]
 
 #: The files ``--report DIR`` writes (the figures are those of gabordiag.viz.report).
 REPORT_FIGURES = ("landscape", "trajectory", "basins", "remedies", "kernels", "gradcheck")
-REPORT_FILES = ("report.md", "report.html", *(f"{name}.png" for name in REPORT_FIGURES))
+REPORT_FILES = ("report.md", "report.html", "config.toml",
+                *(f"{name}.png" for name in REPORT_FIGURES))
 
 _STYLE = {"high": "bold red", "medium": "yellow", "info": "dim"}
 
@@ -46,6 +47,7 @@ def write_report(d: Diagnosis, directory: Path, study: Study | None = None,
     With the ``study``, the kernels and the gradcheck's mismatch maps are drawn too."""
     from datetime import datetime
 
+    from ...config.files import config_to_toml
     from ...viz.report import ReportInfo, html_report, markdown_report, report_figures
 
     kernels = maps = None
@@ -63,3 +65,4 @@ def write_report(d: Diagnosis, directory: Path, study: Study | None = None,
             (staging / f"{name}.png").write_bytes(png)
         (staging / "report.md").write_text(markdown, encoding="utf-8")
         (staging / "report.html").write_text(page, encoding="utf-8")
+        (staging / "config.toml").write_text(config_to_toml(d.config), encoding="utf-8")
