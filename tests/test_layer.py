@@ -333,6 +333,7 @@ def test_cli_text_ends_with_what_to_change(tmp_path: Path) -> None:
     ([spec("broken", "not_a_module")], ["SPEC", "int", "torch.nn.Module"]),
     ([spec("broken", "no_theta")], ["--param", "angle", "conv.weight"]),
     ([spec("broken", "bad_input")], ["SPEC", "(1, 1, 65, 65)", "expected 7 channels"]),
+    ([spec("broken", "not_finite")], ["SPEC", "NaN or infinite", "finite input"]),
     ([spec("correct", "make_small"), "--param", "phi"], ["--param", "phi", "sigma"]),
     ([spec("correct", "make_small"), "--channel", "1,0"], ["--channel", "1 output"]),
     ([spec("correct", "make_small"), "--channel", "a"], ["--channel", "OUT,IN"]),

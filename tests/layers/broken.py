@@ -66,3 +66,17 @@ class _Chatty(nn.Module):
 def chatty() -> nn.Module:
     print("building the layer")
     return _Chatty()
+
+
+class _NotFinite(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.theta = nn.Parameter(torch.tensor(0.3))
+        self.sigma = nn.Parameter(torch.tensor(0.0))  # divided by: an infinite kernel
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return image * torch.cos(self.theta) / self.sigma
+
+
+def not_finite() -> nn.Module:
+    return _NotFinite()

@@ -192,6 +192,10 @@ class LayerProbe:
     def _measure_geometry(self) -> Geometry:
         for side in PROBE_SIZES:
             stack = np.concatenate([self.responses(i, side) for i in range(self.in_channels)])
+            if not np.all(np.isfinite(stack)):
+                raise ConfigError("SPEC: the layer's output is NaN or infinite for a finite "
+                                  f"input (an impulse on a {side}x{side} zero image): check "
+                                  "its forward() and its parameters' values")
             support = np.argwhere(np.any(stack != 0, axis=0))
             out_channels = stack.shape[0] // self.in_channels
             h_out = stack.shape[1]
