@@ -139,8 +139,13 @@ class GradcheckResult:
         unchecked = [c for c in self.checks if c.unresolved_points]
         if not unchecked:
             return ""
-        where = ", ".join(f"d {c.what} / d {c.param} at {len(c.unresolved_points)} of "
-                          f"{len(self.points)} points" for c in unchecked)
+        counts = {len(c.unresolved_points) for c in unchecked}
+        if len(counts) == 1:  # the usual case: one count for all
+            where = (", ".join(f"d {c.what} / d {c.param}" for c in unchecked)
+                     + f" at {counts.pop()} of {len(self.points)} points")
+        else:
+            where = ", ".join(f"d {c.what} / d {c.param} at {len(c.unresolved_points)} of "
+                              f"{len(self.points)} points" for c in unchecked)
         return (f"{where} could not be checked: the central differences do not settle "
                 "there (at every step tried, those at steps h and h/2 disagree)")
 
