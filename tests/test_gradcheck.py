@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import ERROR_PREFIX, invoke
+from conftest import ERROR_PREFIX, gabor, invoke
 
 from gabordiag.analysis.gradcheck import SCHEMA, mismatch_explanations
 from gabordiag.config.choices import PARAM_NAMES
@@ -84,6 +84,11 @@ transposed = _theta_only(lambda d: d.T)
 def off_centre(ksize, *, param, **kw):
     return derivative(ksize, param=param, centre=ksize // 2 + 1 if param == "theta"
                       else None, **kw)
+
+
+def kernel_single(ksize, **kw):
+    """The kernel computed in single precision (returned as float64)."""
+    return kernel(ksize, **kw).astype(np.float32).astype(np.float64)
 
 
 def lambda_no_two_pi(ksize, *, param, **kw):
@@ -274,6 +279,209 @@ def test_transposed_is_not_mistaken_for_a_sign_flip(capsys: pytest.CaptureFixtur
     thetas = [p["theta"] for p in check["failing_points"]]
     assert any(abs(math.sin(2 * t)) < 0.99 for t in thetas), thetas  # a non-symmetric one
     assert "transposed" in (check["diagnosis"] or ""), check["diagnosis"]
+
+
+# -- a central difference is a reference only where it settles ------------------------------
+#
+# The true derivative comes from the complex step (Im K(p + i h) / h with h = 1e-30, no
+# subtraction, exact to rounding) of conftest's kernel; central differences of that same
+# kernel show, independently of the package, where a step is resolved.
+
+EXTREME = ["--size", "32", "--ksize", "11", "--lambda", "0.001"]
+
+
+def kernel_at(ksize: int, point: dict[str, Any], single: bool = False) -> np.ndarray:
+    k = gabor(ksize, point["theta"], point["sigma"], point["lambda"], point["gamma"],
+              point["psi"])
+    return k.astype(np.float32).astype(np.float64) if single else k
+
+
+def complex_step(ksize: int, point: dict[str, float], name: str) -> np.ndarray:
+    h = 1e-30
+    return np.asarray(kernel_at(ksize, {**point, name: point[name] + 1j * h}).imag / h)
+
+
+def central(ksize: int, point: dict[str, float], name: str, h: float,
+            single: bool = False) -> np.ndarray:
+    plus = kernel_at(ksize, {**point, name: point[name] + h}, single)
+    minus = kernel_at(ksize, {**point, name: point[name] - h}, single)
+    return np.asarray((plus - minus) / (2 * h))
+
+
+def within(value: np.ndarray, reference: np.ndarray, data: dict[str, Any]) -> bool:
+    """gradcheck's elementwise test, with the tolerances the run states."""
+    return bool(np.all(np.abs(value - reference)
+                       <= data["atol"] + data["rtol"] * np.abs(reference)))
+
+
+def kernel_checks(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in data["checks"] if c["what"] == "kernel"]
+
+
+def assert_passes_are_resolved(data: dict[str, Any], ksize: int) -> None:
+    """At every point where a kernel derivative passed, the central difference at the
+    step it reports agrees with the true derivative: the step was resolved."""
+    for c in kernel_checks(data):
+        assert len(c["steps"]) == len(c["point_results"]) == len(data["points"])
+        for point, step, result in zip(data["points"], c["steps"], c["point_results"]):
+            if result == "pass":
+                truth = complex_step(ksize, point, c["param"])
+                assert within(central(ksize, point, c["param"], step), truth, data), (
+                    c["param"], point, step)
+
+
+def test_the_fixed_step_is_unresolved_at_lambda_0_001() -> None:
+    """The premise of the tests below: at lambda = 0.001 the central difference of step
+    1e-6 for lambda is not the derivative, and the one of step 5e-7 disagrees with it."""
+    point = {"theta": math.pi / 4, "lambda": 0.001, "sigma": 4.0, "gamma": 0.5, "psi": 0.0}
+    tolerance = {"atol": 1e-5, "rtol": 1e-3}
+    truth = complex_step(11, point, "lambda")
+    coarse, fine = (central(11, point, "lambda", h) for h in (1e-6, 5e-7))
+    assert not within(coarse, truth, tolerance)
+    assert not within(coarse, fine, tolerance)
+    assert np.linalg.norm(coarse - truth) > 0.5 * np.linalg.norm(truth)  # not even close
+
+
+def test_extreme_lambda_correct_derivatives_are_not_failed() -> None:
+    result = invoke("gradcheck", *EXTREME, "--random", "2", "--json")
+    data = result.json()
+    assert data["result"] in ("pass", "unresolved"), result.describe()
+    assert result.code == (0 if data["result"] == "pass" else 3)
+    assert data["passed"] is (data["result"] == "pass")
+    assert not [c for c in data["checks"] if c["result"] == "fail" or c["failing_points"]]
+    assert_passes_are_resolved(data, 11)
+    # lambda was compared at steps far below the fixed 1e-6, and theta's passes hold too
+    lam = next(c for c in kernel_checks(data) if c["param"] == "lambda")
+    assert max(lam["steps"]) < 1e-6
+
+    code, out, err = invoke("gradcheck", *EXTREME, "--random", "2")
+    assert code == result.code, err
+    text = flat(out)
+    assert "FAIL" not in text
+    assert "some derivatives disagree" not in text
+
+
+def test_extreme_lambda_diagnose_does_not_blame_the_derivative() -> None:
+    result = invoke("diagnose", *EXTREME, "--starts", "4", "--steps", "100", "--json")
+    assert result.code == 0, result.describe()
+    data = result.json()
+    ids = [f["id"] for f in data["findings"]]
+    assert "derivative-wrong" not in ids, ids
+    assert data["gradcheck_result"] in ("pass", "unresolved")
+    assert not data["answers"]["is the derivative wrong"].startswith("yes")
+    assert ("derivative-ok" in ids) is (data["gradcheck_result"] == "pass")
+    assert ("derivative-unchecked" in ids) is (data["gradcheck_result"] == "unresolved")
+
+
+EXTREME_WRONG = [  # (function, the derivative it gets wrong, words the diagnosis contains)
+    ("sign_flip", "theta", ("sign",)),
+    ("lambda_no_two_pi", "lambda", ("factor", f"{1 / (2 * math.pi):.6g}")),
+]
+
+
+@pytest.mark.parametrize(("function", "param", "words"), EXTREME_WRONG,
+                         ids=[w[0] for w in EXTREME_WRONG])
+def test_extreme_lambda_a_wrong_derivative_still_fails(user: Path, function: str,
+                                                       param: str,
+                                                       words: tuple[str, ...]) -> None:
+    result = invoke("gradcheck", *EXTREME, "--random", "2", "--json",
+                    "--derivative", f"{user}:{function}")
+    assert result.code == 1, result.describe()
+    data = result.json()
+    assert data["result"] == "fail"
+    assert data["passed"] is False
+    failed = {c["param"] for c in kernel_checks(data) if c["result"] == "fail"}
+    assert failed == {param}
+    check = next(c for c in kernel_checks(data) if c["param"] == param)
+    for word in words:
+        assert word in (check["diagnosis"] or ""), check["diagnosis"]
+    assert_passes_are_resolved(data, 11)  # the right ones pass where they truly agree
+
+
+def test_a_kernel_in_single_precision_is_unresolved_not_failed(user: Path) -> None:
+    """Single-precision kernel values are too coarse for any step: the differences at h
+    and h/2 never agree, so the (right) derivative is not checked, and not failed."""
+    point = {"theta": 0.4, "lambda": 6.0, "sigma": 3.0, "gamma": 0.5, "psi": 0.0}
+    tolerance = {"atol": 1e-5, "rtol": 1e-3}
+    for h in (1e-6, 1e-7, 1e-8):  # the premise, independently of the package
+        assert not within(central(11, point, "theta", h, single=True),
+                          central(11, point, "theta", h / 2, single=True), tolerance)
+    # and smaller steps do not change the kernel at all: their differences "agree" at 0
+    assert not np.any(central(11, point, "theta", 1e-10, single=True))
+    args = ["gradcheck", *SMALL, "--random", "2", "--kernel", f"{user}:kernel_single",
+            "--derivative", f"{user}:derivative"]
+    result = invoke(*args, "--json")
+    assert result.code == 3, result.describe()
+    data = result.json()
+    assert data["result"] == "unresolved"
+    assert data["passed"] is False
+    assert not [c for c in data["checks"] if c["result"] == "fail"]
+    for c in kernel_checks(data):
+        assert c["result"] == "unresolved", c
+        assert c["max_abs_error"] is None  # no point was checked
+        assert c["unresolved_points"] == data["points"]
+        assert c["unsettled"] > data["rtol"]
+    code, out, err = invoke(*args)
+    assert code == 3, err
+    text = flat(out)
+    assert "FAIL" not in text
+    assert "some derivatives disagree" not in text
+    assert "d kernel / d theta: finite differences do not settle at 4 of 4 points" in text
+    assert "not checked there" in text
+    assert "could not be checked" in text
+
+
+def test_a_wrong_derivative_of_an_unresolvable_kernel_is_not_passed(user: Path) -> None:
+    result = invoke("gradcheck", *SMALL, "--random", "2", "--json",
+                    "--kernel", f"{user}:kernel_single", "--derivative", f"{user}:sign_flip")
+    assert result.code in (1, 3), result.describe()
+    theta = next(c for c in kernel_checks(result.json()) if c["param"] == "theta")
+    assert theta["result"] in ("fail", "unresolved")
+    assert not theta["passed"]
+
+
+def test_a_coarse_first_step_is_halved_until_resolved() -> None:
+    """--fd-step 0.1 is too coarse at every point (independently: its difference misses
+    the true derivative); the step is halved and every derivative passes where the
+    central difference at the step it reports is the derivative."""
+    result = invoke("gradcheck", *SMALL, "--random", "2", "--fd-step", "0.1", "--json")
+    assert result.code == 0, result.describe()
+    data = result.json()
+    assert data["result"] == "pass"
+    theta = next(c for c in kernel_checks(data) if c["param"] == "theta")
+    for point, step in zip(data["points"], theta["steps"]):
+        truth = complex_step(11, point, "theta")
+        assert not within(central(11, point, "theta", 0.1), truth, data)
+        assert step < 0.1
+    assert_passes_are_resolved(data, 11)
+
+
+def test_the_reference_case_keeps_its_step_and_passes() -> None:
+    """The defaults: every derivative passes at the first step, the one given (no
+    halving, so the figures are those of a plain central difference of step 1e-6)."""
+    result = invoke("gradcheck", "--json")
+    assert result.code == 0, result.describe()
+    data = result.json()
+    assert data["result"] == "pass"
+    assert data["eps"] == 1e-6
+    for c in data["checks"]:
+        assert c["steps"] == [data["eps"]] * len(data["points"]), c
+        assert c["point_results"] == ["pass"] * len(data["points"])
+        assert c["unresolved_points"] == []
+        assert c["unsettled"] is None
+    for c in kernel_checks(data):  # the figures, recomputed at that step
+        ratios = []
+        for point in data["points"]:
+            numeric = central(21, point, c["param"], data["eps"])
+            truth = complex_step(21, point, c["param"])
+            ratios.append(np.linalg.norm(truth - numeric) / np.linalg.norm(numeric))
+        assert c["max_rel_error"] < 1e-8
+        assert max(ratios) < 1e-8
+    code, out, err = invoke("gradcheck")
+    assert code == 0, err
+    text = flat(out)
+    assert "(step 1e-06) at 7 points" in text
+    assert "all derivatives agree" in text
 
 
 # -- a user's kernel --------------------------------------------------------------------------

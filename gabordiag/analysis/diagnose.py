@@ -80,7 +80,8 @@ class Diagnosis:
                 "remedies": [{"id": r.id, "success_rate": r.success_rate,
                               "median_steps_to_converge": r.median_steps}
                              for r in self.remedies.remedies],
-                "gradcheck_passed": self.gradcheck.passed}
+                "gradcheck_passed": self.gradcheck.passed,
+                "gradcheck_result": self.gradcheck.result}
 
 
 def _angle(value: float) -> str:
@@ -151,9 +152,9 @@ def _findings(config: Config, grad: GradcheckResult, land_result: LandscapeResul
     out: list[Finding] = []
 
     # Is the code (the derivative) wrong?
-    if not grad.passed:
-        bad = [c for c in grad.checks if not c.passed]
-        worst = max(bad, key=lambda c: c.max_rel_error)
+    bad = [c for c in grad.checks if c.result == "fail"]
+    if bad:  # a failing check was compared at some point: its errors are figures
+        worst = max(bad, key=lambda c: c.max_rel_error or 0.0)
         out.append(Finding(
             "derivative-wrong", "high",
             f"the derivative d {worst.what} / d {worst.param} disagrees with finite "
@@ -161,6 +162,13 @@ def _findings(config: Config, grad: GradcheckResult, land_result: LandscapeResul
             + (f": {worst.diagnosis}" if worst.diagnosis else ""),
             {"failing": [c.param for c in bad], "max_rel_error": worst.max_rel_error},
             "fix the derivative (gabordiag gradcheck shows where)", weight=10))
+    if grad.unresolved_text():  # not a pass and not a fail: the evidence is missing
+        out.append(Finding(
+            "derivative-unchecked", "medium" if failed else "info",
+            grad.unresolved_text() + ("" if bad else "; none disagrees where they settle"),
+            {"unresolved": {f"{c.what} {c.param}": len(c.unresolved_points)
+                            for c in grad.checks if c.unresolved_points},
+             "points": len(grad.points)}, None, weight=1))
 
     if not land.has_effect:
         out.append(Finding("no-effect", "high", "theta does not change the kernel: nothing "
@@ -318,7 +326,7 @@ def _findings(config: Config, grad: GradcheckResult, land_result: LandscapeResul
                                "90% of starts", {"ranking": [r.id for r in remedies.remedies]},
                                None, weight=6))
     if grad.passed:
-        largest = max(c.max_rel_error for c in grad.checks)
+        largest = max(c.max_rel_error or 0.0 for c in grad.checks)
         out.append(Finding(
             "derivative-ok", "info",
             f"the derivatives are right: kernel and loss gradients agree with finite "

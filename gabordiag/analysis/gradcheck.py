@@ -5,13 +5,22 @@ every learned parameter, at chosen and random points.
 A mismatch of a user's derivative is localised: the worst pixels and angles, and a
 sign flip, a constant factor, a transposed or rotated kernel, or a shifted centre is
 recognised and named.
+
+A central difference is only a reference where it has settled: at lambda = 0.001 a step
+of 1e-6 moves the carrier's phase by tens of radians, and the difference says nothing
+about the derivative. Where the first step disagrees with the derivative, the step is
+halved until the differences at h and h/2 agree (then they are the reference) or the
+derivative agrees with one of them; where neither happens down to the smallest step
+(rounding dominates there), the derivative is *unresolved* at that point: not checked,
+neither passed nor failed.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,30 +48,63 @@ DEFINITIONS = {
                             "vanishes, so a ratio point by point says nothing)",
     "pass": "|analytic - numeric| <= atol + rtol |numeric| at every pixel and point, as "
             "torch.autograd.gradcheck",
+    "step": "the first central-difference step is eps (times lambda or sigma when that "
+            "is below 1); where the derivative disagrees with it, the step is halved: the "
+            "derivative passes at the first step it agrees with, fails once three "
+            "successive steps h, h/2, h/4 agree with each other but not with it (compared "
+            "then with (4 D(h/4) - D(h/2)) / 3), and is unresolved (not checked) where "
+            "neither happens down to the first step / 2**20, or before, once the "
+            "difference vanishes at a step after it did not",
+    "unresolved": "the central differences do not settle at the point: at every step "
+                  "tried, those at h and h/2 differ by more than the tolerances",
 }
 Array = NDArray[np.float64]
 NON_SMOOTH = ("rmse", "l1", "huber")
 
 
+Result = Literal["pass", "fail", "unresolved"]
+MAX_HALVINGS = 20  # the smallest step tried is the first / 2**20 (1e-6 -> 9.5e-13)
+RELATIVE_STEP = ("lambda", "sigma")  # scales: below 1 the first step is eps times them
+
+
 @dataclass
 class DerivativeCheck:
-    """One derivative (of the kernel or of the loss) over all points."""
+    """One derivative (of the kernel or of the loss) over all points.
+
+    ``result`` is "fail" when it disagrees with settled central differences at some
+    point, else "unresolved" when the differences settle at no step at some point (it
+    is not checked there), else "pass". The error figures are over the checked points
+    (``None`` when there is none)."""
 
     what: str                 # "kernel" or "loss"
     param: str
-    max_abs_error: float
-    max_rel_error: float
-    passed: bool
+    max_abs_error: float | None
+    max_rel_error: float | None
+    result: Result
     failing_points: list[dict[str, float]] = field(default_factory=list)
     worst_pixels: list[list[int]] = field(default_factory=list)
     diagnosis: str | None = None
+    point_results: list[Result] = field(default_factory=list)  # one per point
+    steps: list[float] = field(default_factory=list)  # the step compared, per point
+    unresolved_points: list[dict[str, float]] = field(default_factory=list)
+    # at the unresolved points: the smallest relative difference (L2) between the
+    # central differences at h and h/2 over every step tried
+    unsettled: float | None = None
+
+    @property
+    def passed(self) -> bool:
+        """True when the derivative agrees with central differences at every point."""
+        return self.result == "pass"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, JSON-ready."""
         return {"what": self.what, "param": self.param,
                 "max_abs_error": self.max_abs_error, "max_rel_error": self.max_rel_error,
-                "passed": self.passed, "failing_points": self.failing_points,
-                "worst_pixels": self.worst_pixels, "diagnosis": self.diagnosis}
+                "passed": self.passed, "result": self.result,
+                "failing_points": self.failing_points,
+                "worst_pixels": self.worst_pixels, "diagnosis": self.diagnosis,
+                "point_results": self.point_results, "steps": self.steps,
+                "unresolved_points": self.unresolved_points, "unsettled": self.unsettled}
 
 
 @dataclass
@@ -81,12 +123,36 @@ class GradcheckResult:
 
     @property
     def passed(self) -> bool:
-        """True when every derivative is within the tolerances."""
+        """True when every derivative is within the tolerances at every point."""
         return all(c.passed for c in self.checks)
+
+    @property
+    def result(self) -> Result:
+        """"fail" when a derivative fails, else "unresolved" when one could not be
+        checked everywhere, else "pass"."""
+        results = {c.result for c in self.checks}
+        return ("fail" if "fail" in results else
+                "unresolved" if "unresolved" in results else "pass")
+
+    def unresolved_text(self) -> str:
+        """Which derivatives could not be checked where, in words ("" when none)."""
+        unchecked = [c for c in self.checks if c.unresolved_points]
+        if not unchecked:
+            return ""
+        counts = {len(c.unresolved_points) for c in unchecked}
+        if len(counts) == 1:  # the usual case: one count for all
+            where = (", ".join(f"d {c.what} / d {c.param}" for c in unchecked)
+                     + f" at {counts.pop()} of {len(self.points)} points")
+        else:
+            where = ", ".join(f"d {c.what} / d {c.param} at {len(c.unresolved_points)} of "
+                              f"{len(self.points)} points" for c in unchecked)
+        return (f"{where} could not be checked: the central differences do not settle "
+                "there (at every step tried, those at steps h and h/2 disagree)")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, JSON-ready (``schema`` gabordiag.gradcheck/1)."""
         return {"schema": SCHEMA, "config": self.config.to_dict(), "passed": self.passed,
+                "result": self.result,
                 "definitions": DEFINITIONS,
                 "eps": self.eps, "atol": self.atol, "rtol": self.rtol,
                 "derivative_source": self.derivative_source, "points": self.points,
@@ -121,6 +187,65 @@ def _central_kernel(problem: Problem, point: dict[str, float], name: str, eps: f
     plus, _ = problem.kernels({**point, name: point[name] + eps})
     minus, _ = problem.kernels({**point, name: point[name] - eps})
     return np.asarray((plus - minus) / (2 * eps))
+
+
+def _first_step(name: str, value: float, eps: float) -> float:
+    """``eps``, times lambda or sigma where that is below 1 (a length below a pixel: a
+    step of 1e-6 at lambda = 0.001 turns the carrier by tens of radians)."""
+    if name in RELATIVE_STEP and math.isfinite(value):
+        return eps * min(1.0, abs(value))
+    return eps
+
+
+def _relative(a: Array, b: Array) -> float:
+    """|a - b| / |b| (L2 over the pixels), |a - b| where b vanishes."""
+    distance, scale = float(np.linalg.norm(a - b)), float(np.linalg.norm(b))
+    return distance / scale if scale > 0 else distance
+
+
+@dataclass
+class _Settled:
+    """What the steps tried at one point say: the result, the step and difference the
+    derivative was compared with (the smallest step tried when unresolved), and the
+    smallest relative difference between successive steps."""
+
+    result: Result
+    step: float
+    numeric: Array
+    unsettled: float
+
+
+def _settle(central: Callable[[float], Array], analytic: Array, first: float,
+            atol: float, rtol: float) -> _Settled:
+    """Central differences at ``first``, ``first / 2``, ... (at most MAX_HALVINGS
+    halvings): pass at the first step whose difference agrees with ``analytic``; fail
+    once three successive steps h, h/2, h/4 agree with each other but not with it (the
+    reference is then the extrapolation (4 D(h/4) - D(h/2)) / 3, free of the h^2
+    term); else unresolved. Three, not two: a scalar difference far from settling can
+    match its half-step one by chance, one time in a thousand at rtol 1e-3. The halving
+    stops early where the difference vanishes after it did not: the step is then below
+    what the kernel's values resolve (a float32 kernel), and smaller ones only repeat
+    that."""
+    def agree(value: Array, reference: Array) -> bool:
+        return bool(np.all(np.abs(value - reference) <= atol + rtol * np.abs(reference)))
+
+    tried: list[tuple[float, Array]] = []
+    unsettled = math.inf
+    step = first
+    for _ in range(MAX_HALVINGS + 1):
+        numeric = central(step)
+        if agree(analytic, numeric):
+            return _Settled("pass", step, numeric, unsettled)
+        tried.append((step, numeric))
+        if len(tried) >= 2:
+            unsettled = min(unsettled, _relative(tried[-2][1], numeric))
+        if (len(tried) >= 3 and agree(tried[-3][1], tried[-2][1])
+                and agree(tried[-2][1], numeric)):
+            return _Settled("fail", step, (4 * numeric - tried[-2][1]) / 3, unsettled)
+        if not np.any(numeric) and any(np.any(n) for _, n in tried):
+            break
+        step /= 2
+    return _Settled("unresolved", *tried[-1], unsettled)
 
 
 def mismatch_explanations(analytic: Array, reference: Array, tol: float = 1e-3
@@ -222,21 +347,31 @@ def _kernel_check(problem: Problem, points: list[dict[str, float]], name: str, e
     max_abs, max_rel, failing = 0.0, 0.0, []
     worst: tuple[float, Array, Array] | None = None
     diagnoses: list[list[str]] = []
+    check = DerivativeCheck("kernel", name, None, None, "pass")
     for point in points:
         _, derivatives = problem.kernels(point, (name,))
         analytic = np.asarray(derivatives[name])
-        numeric = _central_kernel(problem, point, name, eps)
+
+        def central(step: float, point: dict[str, float] = point) -> Array:
+            return _central_kernel(problem, point, name, step)
+
+        settled = _settle(central, analytic, _first_step(name, point[name], eps), atol, rtol)
+        check.point_results.append(settled.result)
+        check.steps.append(settled.step)
+        if settled.result == "unresolved":
+            check.unresolved_points.append({k: float(v) for k, v in point.items()})
+            check.unsettled = min(settled.unsettled, check.unsettled or math.inf)
+            continue
+        numeric = settled.numeric
         error = np.abs(analytic - numeric)
-        scale = float(np.linalg.norm(numeric))
-        distance = float(np.linalg.norm(analytic - numeric))
         max_abs = max(max_abs, float(error.max()))
-        max_rel = max(max_rel, distance / scale if scale > 0 else distance)
-        if np.any(error > atol + rtol * np.abs(numeric)):
+        max_rel = max(max_rel, _relative(analytic, numeric))
+        if settled.result == "fail":
             failing.append({k: float(v) for k, v in point.items()})
             diagnoses.append(mismatch_explanations(analytic, numeric))
             if worst is None or float(error.max()) > worst[0]:
                 worst = (float(error.max()), analytic, numeric)
-    check = DerivativeCheck("kernel", name, max_abs, max_rel, not failing, failing)
+    _conclude(check, max_abs, max_rel, failing)
     if worst is not None:
         _, analytic, numeric = worst
         error = np.abs(analytic - numeric)
@@ -245,6 +380,17 @@ def _kernel_check(problem: Problem, points: list[dict[str, float]], name: str, e
                               zip(*np.unravel_index(order, error.shape))]
         check.diagnosis = _consistent(diagnoses)
     return check
+
+
+def _conclude(check: DerivativeCheck, max_abs: float, max_rel: float,
+              failing: list[dict[str, float]]) -> None:
+    """The check's result and error figures from its points'."""
+    checked = len(check.point_results) - len(check.unresolved_points)
+    if checked:
+        check.max_abs_error, check.max_rel_error = max_abs, max_rel
+    check.failing_points = failing
+    check.result = ("fail" if failing else "unresolved" if check.unresolved_points
+                    else "pass")
 
 
 def _consistent(explanations: list[list[str]]) -> str | None:
@@ -261,21 +407,33 @@ def _loss_check(engine: DirectEngine, points: list[dict[str, float]], name: str,
                 atol: float, rtol: float) -> DerivativeCheck:
     j = PARAM_NAMES.index(name)
     max_abs, failing, scale = 0.0, [], 0.0
+    check = DerivativeCheck("loss", name, None, None, "pass")
     for point in points:
         x = np.array([point[n] for n in PARAM_NAMES])
         _, grad = engine.loss_and_grad(x[None, :])
-        plus, minus = x.copy(), x.copy()
-        plus[j] += eps
-        minus[j] -= eps
-        values = engine.loss(np.stack([plus, minus]))
-        numeric = float((values[0] - values[1]) / (2 * eps))
+
+        def central(step: float, x: Array = x) -> Array:
+            plus, minus = x.copy(), x.copy()
+            plus[j] += step
+            minus[j] -= step
+            values = engine.loss(np.stack([plus, minus]))
+            return np.asarray((values[0] - values[1]) / (2 * step))
+
         analytic = float(grad[0, j])
-        error = abs(analytic - numeric)
-        max_abs = max(max_abs, error)
+        settled = _settle(central, np.asarray(analytic), _first_step(name, point[name], eps),
+                          atol, rtol)
+        check.point_results.append(settled.result)
+        check.steps.append(settled.step)
+        if settled.result == "unresolved":
+            check.unresolved_points.append({k: float(v) for k, v in point.items()})
+            check.unsettled = min(settled.unsettled, check.unsettled or math.inf)
+            continue
+        numeric = float(settled.numeric)
+        max_abs = max(max_abs, abs(analytic - numeric))
         scale = max(scale, abs(numeric))
-        if error > atol + rtol * abs(numeric):
+        if settled.result == "fail":
             failing.append({k: float(v) for k, v in point.items()})
     # relative to the gradient's largest magnitude over the points: near a minimum the
     # gradient itself vanishes and a pointwise ratio says nothing
-    max_rel = max_abs / scale if scale > 0 else max_abs
-    return DerivativeCheck("loss", name, max_abs, max_rel, not failing, failing)
+    _conclude(check, max_abs, max_abs / scale if scale > 0 else max_abs, failing)
+    return check

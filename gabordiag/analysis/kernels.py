@@ -70,6 +70,8 @@ class DerivativeMap:
     analytic: Array
     numeric: Array
     passed: bool
+    result: str = "pass"  # "pass", "fail" or "unresolved" at this point
+    step: float = 1e-6    # the central difference's
 
     @property
     def difference(self) -> Array:
@@ -80,19 +82,25 @@ class DerivativeMap:
 def derivative_maps(study: Study, result: Any) -> list[DerivativeMap]:
     """For each kernel derivative a gradcheck compared (``result``: a
     :class:`~gabordiag.analysis.gradcheck.GradcheckResult`): the derivative and its
-    central difference at the first point where it failed (at the start when it passed).
+    central difference at the first point where it failed (else where it could not be
+    checked, else at the start), at the step the gradcheck compared there.
     """
     problem = study.problem()
     maps = []
     for check in result.checks:
         if check.what != "kernel":
             continue
-        point = check.failing_points[0] if check.failing_points else result.points[0]
+        index = next((i for kind in ("fail", "unresolved")
+                      for i, r in enumerate(check.point_results) if r == kind), 0)
+        point = result.points[index]
+        step = check.steps[index] if check.steps else result.eps
         name = check.param
         _, derivatives = problem.kernels(point, (name,))
-        plus, _ = problem.kernels({**point, name: point[name] + result.eps})
-        minus, _ = problem.kernels({**point, name: point[name] - result.eps})
+        plus, _ = problem.kernels({**point, name: point[name] + step})
+        minus, _ = problem.kernels({**point, name: point[name] - step})
+        outcome = check.point_results[index] if check.point_results else (
+            "pass" if check.passed else "fail")
         maps.append(DerivativeMap(name, dict(point), np.asarray(derivatives[name]),
-                                  np.asarray((plus - minus) / (2 * result.eps)),
-                                  check.passed))
+                                  np.asarray((plus - minus) / (2 * step)),
+                                  outcome == "pass", outcome, step))
     return maps

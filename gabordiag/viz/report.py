@@ -61,8 +61,14 @@ _POINT_HEADER = ["theta (rad)", "degrees", "kind", "loss", "curvature", "note"]
 
 
 def _grad_rows(d: Diagnosis) -> list[list[str]]:
-    return [[f"d {c.what} / d {c.param}", f"{c.max_abs_error:.2e}", f"{c.max_rel_error:.2e}",
-             "pass" if c.passed else "FAIL", c.diagnosis or "-"] for c in d.gradcheck.checks]
+    def error(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2e}"
+
+    verdicts = {"pass": "pass", "fail": "FAIL", "unresolved": "unresolved"}
+    return [[f"d {c.what} / d {c.param}", error(c.max_abs_error), error(c.max_rel_error),
+             verdicts[c.result], c.diagnosis or ("finite differences do not settle"
+                                                if c.result == "unresolved" else "-")]
+            for c in d.gradcheck.checks]
 
 
 def _point_rows(d: Diagnosis) -> list[list[str]]:

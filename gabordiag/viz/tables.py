@@ -60,9 +60,10 @@ def remedies_csv(result: Any) -> str:
 def gradcheck_csv(result: Any) -> str:
     """One row per derivative: errors, verdict, what is wrong."""
     rows = [[c.what, c.param, c.max_abs_error, c.max_rel_error, c.passed,
-             len(c.failing_points), c.diagnosis] for c in result.checks]
+             len(c.failing_points), c.diagnosis, c.result, len(c.unresolved_points)]
+            for c in result.checks]
     return to_csv(["of", "param", "max_abs_error", "max_rel_error", "passed",
-                   "failing_points", "diagnosis"], rows)
+                   "failing_points", "diagnosis", "result", "unresolved_points"], rows)
 
 
 def stationary_csv(points: Iterable[Any]) -> str:
