@@ -23,6 +23,7 @@ from conftest import ERROR_PREFIX, gabor, invoke
 from gabordiag.analysis.gradcheck import SCHEMA, mismatch_explanations
 from gabordiag.config.choices import PARAM_NAMES
 from gabordiag.core.kernel import gabor_kernel
+from gabordiag.core.user import UserKernel, fd_step, load_callable
 
 SMALL = ["--size", "40", "--ksize", "11", "--sigma", "3", "--lambda", "6"]
 LOSSES = ("mse", "rmse", "rmse-eps", "l1", "huber")
@@ -485,6 +486,28 @@ def test_the_reference_case_keeps_its_step_and_passes() -> None:
 
 
 # -- a user's kernel --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["theta", "lambda", "sigma", "gamma", "psi"])
+@pytest.mark.parametrize(("lambd", "sigma"), [(0.001, 4.0), (0.3, 0.5), (10.0, 4.0)])
+def test_finite_differences_of_a_user_kernel_resolve_a_length_below_a_pixel(
+        user: Path, name: str, lambd: float, sigma: float) -> None:
+    """Without --derivative a user's kernel is differentiated by central differences,
+    whose step shrinks with lambda or sigma below a pixel: they match the true
+    derivative (a complex step of the reference kernel) at gradcheck's tolerances."""
+    model = UserKernel(load_callable(f"{user}:kernel", "--kernel"), None)
+    point = {"theta": 0.3, "lambda": lambd, "sigma": sigma, "gamma": 0.5, "psi": 0.2}
+    found = model.derivative(11, point, name)
+    truth = complex_step(11, point, name)
+    assert np.all(np.abs(found - truth) <= 1e-5 + 1e-3 * np.abs(truth)), name
+    assert fd_step(point, name, 1e-6) <= 1e-6 * max(1.0, abs(point[name]))
+
+
+def test_extreme_lambda_a_user_kernel_without_derivative_passes(user: Path) -> None:
+    result = invoke("gradcheck", *EXTREME, "--random", "2", "--json",
+                    "--kernel", f"{user}:kernel")
+    assert result.code in (0, 3), result.describe()
+    assert result.json()["result"] in ("pass", "unresolved")
+
 
 def test_user_kernel_gradcheck_uses_finite_differences(capsys: pytest.CaptureFixture[str],
                                                        user: Path) -> None:

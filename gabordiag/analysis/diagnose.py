@@ -161,7 +161,11 @@ def _findings(config: Config, grad: GradcheckResult, land_result: LandscapeResul
             f"differences (relative error {worst.max_rel_error:.2g})"
             + (f": {worst.diagnosis}" if worst.diagnosis else ""),
             {"failing": [c.param for c in bad], "max_rel_error": worst.max_rel_error},
-            "fix the derivative (gabordiag gradcheck shows where)", weight=10))
+            "fix the derivative (gabordiag gradcheck shows where)"
+            if config.kernel is None or config.derivative is not None else
+            "your kernel has no --derivative, so gabordiag differentiates it by finite "
+            "differences, which are off here: give --derivative (its analytic derivative)",
+            weight=10))
     if grad.unresolved_text():  # not a pass and not a fail: the evidence is missing
         out.append(Finding(
             "derivative-unchecked", "medium" if failed else "info",

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ..config.choices import MSE_FAMILY, PARAM_NAMES
+from ..config.choices import LENGTH_PARAMS, MSE_FAMILY, PARAM_NAMES
 from ..config.model import Config
 from ..core.problem import Problem
 from ..engines.direct import DirectEngine
@@ -64,7 +64,7 @@ NON_SMOOTH = ("rmse", "l1", "huber")
 
 Result = Literal["pass", "fail", "unresolved"]
 MAX_HALVINGS = 20  # the smallest step tried is the first / 2**20 (1e-6 -> 9.5e-13)
-RELATIVE_STEP = ("lambda", "sigma")  # scales: below 1 the first step is eps times them
+RELATIVE_STEP = LENGTH_PARAMS  # scales: below 1 the first step is eps times them
 
 
 @dataclass

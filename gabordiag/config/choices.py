@@ -6,11 +6,14 @@ the choices in its help and the numerical layers can check against the same name
 
 from __future__ import annotations
 
-__all__ = ["BOUNDARIES", "DEFAULT_LR", "ENGINES", "FILE_SUFFIXES", "LOSSES", "MSE_FAMILY",
+__all__ = ["BOUNDARIES", "DEFAULT_LR", "ENGINES", "FILE_SUFFIXES", "LENGTH_PARAMS", "LOSSES",
+           "MSE_FAMILY",
            "NON_SMOOTH", "OPS", "OPTIMIZERS", "PARAM_NAMES", "RECOVERED", "SYNTHETIC",
            "VERDICTS"]
 
 PARAM_NAMES: tuple[str, ...] = ("theta", "lambda", "sigma", "gamma", "psi")
+# Lengths in pixels: a finite-difference step in them is relative below one pixel.
+LENGTH_PARAMS: tuple[str, ...] = ("lambda", "sigma")
 SYNTHETIC: tuple[str, ...] = ("pink", "white", "grating")
 FILE_SUFFIXES: tuple[str, ...] = (".npy", ".png", ".jpg", ".jpeg")
 LOSSES: tuple[str, ...] = ("mse", "rmse", "rmse-eps", "l1", "huber")

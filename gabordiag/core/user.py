@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..config.choices import PARAM_NAMES
+from ..config.choices import LENGTH_PARAMS, PARAM_NAMES
 from ..errors import ConfigError
 from ..io import not_a_regular_file
 from .kernel import kernel_derivatives, theta_period
@@ -208,14 +208,14 @@ class UserKernel(KernelModel):
         return self._central(ksize, p, name, FD_STEP)
 
     def _central(self, ksize: int, p: Mapping[str, float], name: str, h: float) -> Array:
-        step = h * max(1.0, abs(p[name]))
+        step = fd_step(p, name, h)
         plus = self.kernel(ksize, {**p, name: p[name] + step})
         minus = self.kernel(ksize, {**p, name: p[name] - step})
         return (plus - minus) / (2 * step)
 
     def second(self, ksize: int, p: Mapping[str, float], name: str) -> Array:
         """d^2 kernel / d ``name``^2 by central differences (of the derivative)."""
-        step = FD_STEP2 * max(1.0, abs(p[name]))
+        step = fd_step(p, name, FD_STEP2)
         plus = self.derivative(ksize, {**p, name: p[name] + step}, name)
         minus = self.derivative(ksize, {**p, name: p[name] - step}, name)
         return (plus - minus) / (2 * step)
@@ -239,6 +239,22 @@ class UserKernel(KernelModel):
                                    else self.second(ksize, point, name))
         out_shape = (*shape, ksize, ksize)
         return kernels.reshape(out_shape), {n: d.reshape(out_shape) for n, d in derivs.items()}
+
+
+def fd_step(p: Mapping[str, float], name: str, h: float) -> float:
+    """The central-difference step in ``name`` at ``p``: ``h``, relative to the value
+    where that is larger, and shrunk with a length below a pixel. At lambda = 0.001 a
+    step of 1e-6 turns the carrier by tens of radians, in lambda itself (so its step is
+    relative) and in the angle and aspect that rotate and squeeze it (so theirs is scaled
+    by the smallest length below 1); psi only shifts the carrier."""
+    value = abs(p[name])
+    if name in LENGTH_PARAMS:
+        return h * (value if 0 < value < 1 else max(1.0, value))
+    step = h * max(1.0, value)
+    if name == "psi":
+        return step
+    lengths = [abs(p[n]) for n in LENGTH_PARAMS if math.isfinite(p[n]) and p[n] != 0]
+    return step * min([1.0, *lengths])
 
 
 def _call(function: Callable[..., Any], option: str, *args: Any, **kwargs: Any) -> Any:
