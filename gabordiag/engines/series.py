@@ -230,15 +230,18 @@ def periodic_roots(derivatives: Callable[[Array], tuple[Array, Array]],
 
     The certificates weaken near a cluster of four or more nearly coincident roots
     (or a root of that multiplicity), where ``f`` and ``f'`` are both tiny over a
-    stretch: should the open intervals ever exceed ``max_open * size``, the search
-    stops halving (also past :data:`MAX_OPEN_INTERVALS`, which bounds the memory)
-    and resolves them at the spacing reached, by every sign change
-    between their ends that rises above the rounding (bisected); a stretch where ``f``
-    stays within its rounding is flat to working precision and yields no point. Only
-    there could a root of even multiplicity inside such a cluster, or roots closer than
-    the rounding of ``f`` allows to tell apart, go unreported; such clusters do not
-    occur in a loss landscape except by coincidence (or in a landscape flat to rounding
-    over a stretch, where the series resolves nothing).
+    stretch, and over a stretch where ``f`` is tiny without vanishing: should the open
+    intervals ever exceed ``max_open * size`` (or :data:`MAX_OPEN_INTERVALS`, which
+    bounds the memory), those whose ends both have ``f`` within its rounding are let
+    go (flat to working precision: no point), then the largest runs of touching open
+    intervals are resolved at the spacing reached, by every sign change between their
+    ends that rises above the rounding (bisected), until half the cap is left; the
+    others go on being halved, so that a root elsewhere (the target's, flat to fourth
+    order) is still settled by the certificates. Only in a resolved run could a root
+    of even multiplicity, or roots closer than the spacing reached or than the
+    rounding of ``f`` allows to tell apart, go unreported; such clusters do not occur
+    in a loss landscape except by coincidence (or in a landscape flat to rounding over
+    a stretch, where the series resolves nothing).
 
     Parameters
     ----------
