@@ -147,7 +147,7 @@ def compute_landscape(study: Study, param: str = "theta",
     if param == "theta":
         land.period_check = _check_period(engine, grid, loss, base, 0)
     land.stationary_points, land.warnings = find_stationary_points(
-        engine, base, 0, grid, grad, loss, (low, high), periodic)
+        engine, base, 0, grid, grad, curv, loss, (low, high), periodic)
     max_grad = float(np.max(np.abs(grad)))
     land.summary = {"loss_min": float(loss.min()), "loss_max": float(loss.max()),
                     "max_abs_grad": max_grad,

@@ -1,10 +1,19 @@
 """Stationary points of the loss along one parameter, found from the exact derivative.
 
-With the spectral engine they are the roots of the loss's Fourier series; with the
-other engines every sign change of the analytic gradient on a grid of at least
-:data:`ROOT_GRID` samples over the span (whatever the number of points asked for),
-refined on its bracket. Where a loss is not differentiable at its minimum (``rmse``,
-``l1``) the gradient changes sign across the kink and the root finder lands on it.
+With the spectral engine they are the roots of the loss's Fourier series, each
+confirmed (and, where the loss is flat to the series' own accuracy, placed) by the
+exact quadratic form's gradient. With the other engines they are the sign changes of
+the analytic gradient on a grid of at least :data:`ROOT_GRID` samples over the span
+(whatever the number of points asked for), made fine enough for the gradient's own
+oscillation, with every interval whose cubic model (gradient and curvature at its
+ends) may hide a pair of roots halved until it shows them; each is refined on its
+bracket. Where a loss is not differentiable at its minimum (``rmse``, ``l1``) the
+gradient changes sign across the kink and the root finder lands on it.
+
+Minima and maxima of a smooth loss alternate. Between two neighbours of one kind the
+exact gradient is sampled again without the grid's rounding floor (a plateau's
+maximum, 1e-24 of the largest gradient, is there); what still does not alternate is
+said in the warnings (:func:`consistency_warnings`).
 """
 
 from __future__ import annotations
@@ -61,40 +70,47 @@ class StationaryPoint:
 
 
 def find_stationary_points(engine: Engine, base: Array, j: int, grid: Array, grad: Array,
-                           loss: Array, span: tuple[float, float], periodic: bool
-                           ) -> tuple[list[StationaryPoint], list[str]]:
+                           curvature: Array, loss: Array, span: tuple[float, float],
+                           periodic: bool) -> tuple[list[StationaryPoint], list[str]]:
     """Every stationary point over ``span`` along coordinate ``j`` (the other
     coordinates at ``base``), classified, with the global minima marked, and what
     keeps the list from being complete or consistent, in words (empty when nothing
     does: :func:`consistency_warnings`).
 
-    ``grid``, ``grad`` and ``loss`` are the samples; ``periodic`` says the span is one
-    period, sampled without its end point.
+    ``grid``, ``grad``, ``curvature`` and ``loss`` are the samples; ``periodic`` says
+    the span is one period, sampled without its end point.
     """
     low, high = span
-    roots, warnings = _roots(engine, base, j, grid, grad, periodic, low, high)
+    roots, warnings = _roots(engine, base, j, grid, grad, curvature, periodic, low, high)
     spacing = float(grid[1] - grid[0])
-    points = _classified(engine, base, j, roots, spacing)
     period = high - low if periodic else None
     # sign changes below the grid's floor, or the series' rounding: from the exact
     # quadratic form where the series is the engine
     exact = engine.quadratic if isinstance(engine, SpectralEngine) else engine
-    extra = _between_like_kinds(exact, base, j, points, low, period,
-                                float(np.max(np.abs(grad))))
+    if exact is not engine:
+        roots = _confirmed(exact, base, j, roots, period)
+    points = _classified(engine, base, j, roots, spacing)
+    extra = _between_like_kinds(exact, base, j, points, low, period)
+    known = np.sort(np.asarray(roots))
+    # a sign change next to a listed point is that point again
+    extra = {x: kind for x, kind in extra.items() if len(known) == 0
+             or np.min(np.abs(known - x)) > 1e-9 * (high - low)}
     if extra:
-        points = _classified(engine, base, j, sorted([*roots, *extra]), spacing)
+        points = _classified(engine, base, j, sorted([*roots, *extra]), spacing, extra)
     _mark_global(points, loss)
     return points, warnings + consistency_warnings(points, period, engine.name)
 
 
-def _classified(engine: Engine, base: Array, j: int, roots: list[float], spacing: float
-                ) -> list[StationaryPoint]:
+def _classified(engine: Engine, base: Array, j: int, roots: list[float], spacing: float,
+                kinds: dict[float, str] | None = None) -> list[StationaryPoint]:
+    """The points at ``roots``, classified (``kinds``: those known already)."""
     problem = engine.problem
     points = []
     for i, value in enumerate(roots):  # probes no further than a quarter of the way to
         gaps = [abs(value - roots[k]) for k in (i - 1, i + 1) if 0 <= k < len(roots)]
         near = min([spacing, *gaps])  # the next root (that would change the loss's side)
         kind, value_loss, value_curv = _classify_point(engine, base, j, value, near)
+        kind = (kinds or {}).get(value, kind)
         point = base.copy()
         point[j] = value
         equivalent = bool(problem.gives_target_kernel(point[None, :])[0])
@@ -105,47 +121,92 @@ def _classified(engine: Engine, base: Array, j: int, roots: list[float], spacing
     return points
 
 
-FAINT_GRADIENT = 1e-13  # of the largest |gradient|: the floor between like kinds
+def _confirmed(exact: Engine, base: Array, j: int, roots: list[float], period: float | None
+               ) -> list[float]:
+    """The roots of the series across which the exact gradient changes sign, between
+    each and halfway to its neighbours (at most ``1e-3`` away), moved onto the exact
+    gradient's root where the series' is off.
+
+    The series is exact to about ``1e-13`` of its largest coefficient: where the loss is
+    flat to that over a stretch (a line-thin envelope's plateau, ``--gamma 100 --size
+    32 --ksize 5``) its roots there come from the fit's own rounding, in pairs, with an
+    exact gradient of one sign around them, or lie off the exact root (by 1.6e-4 where
+    the gradient is 1e-10 of its largest). Elsewhere the exact gradient at a root is
+    at the rounding level of those beside it, and the root stays as it is.
+    """
+    if not roots:
+        return roots
+    values = np.asarray(roots)
+    if len(values) > 1:
+        ahead = np.diff(values, append=values[0] + period if period is not None else np.inf)
+        behind = np.diff(values, prepend=values[-1] - period if period is not None else -np.inf)
+        reach = 0.5 * np.minimum(ahead, behind)
+    else:
+        reach = np.full(1, np.inf)
+    reach = np.minimum(reach, 1e-3)
+    count = len(values)
+    g = _gradient(exact, base, j, np.concatenate([values - reach, values, values + reach]))
+    before, at, after = g[:count], g[count:2 * count], g[2 * count:]
+    confirmed = []
+    for i in np.nonzero(np.sign(before) * np.sign(after) <= 0)[0]:
+        value = float(values[i])
+        if abs(at[i]) > 1e-6 * max(abs(before[i]), abs(after[i])):  # off the exact root
+            low, high = ((value - reach[i], value) if np.sign(before[i]) * np.sign(at[i]) <= 0
+                         else (value, value + reach[i]))
+            value = bracketed_root(
+                lambda v: float(_gradient(exact, base, j, np.array([v]))[0]), low, high)
+        confirmed.append(value)
+    return confirmed
+
+
 BETWEEN_SAMPLES = 64  # gradient samples between two neighbouring points of one kind
 
 
 def _between_like_kinds(engine: Engine, base: Array, j: int, points: list[StationaryPoint],
-                        low: float, period: float | None, largest: float) -> list[float]:
+                        low: float, period: float | None) -> dict[float, str]:
     """Roots of the gradient between neighbouring minima (or maxima), which must hold
-    one of the other kind or a plateau: sign changes on :data:`BETWEEN_SAMPLES` samples
-    between them that rise above :data:`FAINT_GRADIENT` of the largest gradient, far
-    below the grid's floor (:data:`GRADIENT_NOISE`, kept there against the noise of a
-    loss flat to rounding). A minimum in a plateau where the gradient is 1e-9 of its
-    largest (``--gamma 300``) is found here, a stretch flat to rounding stays empty."""
+    one of the other kind or a plateau.
+
+    Where the gradient between them stays below the grid's floor
+    (:data:`GRADIENT_NOISE` of its largest value, kept there against rounding noise),
+    its sign changes were not counted; a loss flat over a stretch can still have its
+    maximum there, computed to full relative precision by an exact engine (a gradient
+    1e-24 of its largest at a line-thin envelope's plateau, 1e-9 at ``--gamma 300``).
+    On :data:`BETWEEN_SAMPLES` samples between the two, a single sign change, whatever
+    its size, is that point (refined on its bracket), a minimum where the gradient
+    goes from negative to positive, else a maximum (the loss on either side is equal
+    to rounding there); none, or several (the rounding of a gradient that small), leave
+    the pair as it is.
+    """
     extrema = [p for p in points if p.kind in ("minimum", "maximum")]
     pairs = [(a.value, b.value) for a, b in itertools.pairwise(extrema) if a.kind == b.kind]
     if period is not None and len(extrema) > 1 and extrema[-1].kind == extrema[0].kind:
         pairs.append((extrema[-1].value, extrema[0].value + period))
     if not pairs:
-        return []
+        return {}
     fractions = np.arange(1, BETWEEN_SAMPLES + 1) / (BETWEEN_SAMPLES + 1)
     xs = np.concatenate([a + (b - a) * fractions for a, b in pairs])
-    gs = _gradient(engine, base, j, xs)
-    floor = FAINT_GRADIENT * largest
-    found = []
-    for row in range(len(pairs)):
-        x = xs[row * BETWEEN_SAMPLES:(row + 1) * BETWEEN_SAMPLES]
-        g = gs[row * BETWEEN_SAMPLES:(row + 1) * BETWEEN_SAMPLES]
-        for i in np.nonzero((np.sign(g[:-1]) * np.sign(g[1:]) < 0)
-                            & (np.maximum(np.abs(g[:-1]), np.abs(g[1:])) > floor))[0]:
-            try:
-                root = bracketed_root(lambda v: float(_gradient(engine, base, j,
-                                                                np.array([v]))[0]),
-                                      float(x[i]), float(x[i + 1]))
-            except ValueError:  # does not reproduce: noise
-                continue
-            found.append(root - period if period is not None and root >= low + period
-                         else root)  # around the period: back into the span
+    gs = _gradient(engine, base, j, xs).reshape(len(pairs), BETWEEN_SAMPLES)
+    xs = xs.reshape(len(pairs), BETWEEN_SAMPLES)
+    found: dict[float, str] = {}
+    for x, g in zip(xs, gs, strict=True):
+        changes = np.nonzero(np.sign(g[:-1]) * np.sign(g[1:]) < 0)[0]
+        if len(changes) != 1:
+            continue
+        i = int(changes[0])
+        try:
+            root = bracketed_root(lambda v: float(_gradient(engine, base, j, np.array([v]))[0]),
+                                  float(x[i]), float(x[i + 1]))
+        except ValueError:  # does not reproduce: noise
+            continue
+        if period is not None and root >= low + period:  # around the period: back into
+            root -= period                                 # the span
+        found[root] = "minimum" if g[i] < 0 else "maximum"
     return found
 
 
-def _roots(engine: Engine, base: Array, j: int, grid: Array, grad: Array, periodic: bool,
-           low: float, high: float) -> tuple[list[float], list[str]]:
+def _roots(engine: Engine, base: Array, j: int, grid: Array, grad: Array, curvature: Array,
+           periodic: bool, low: float, high: float) -> tuple[list[float], list[str]]:
     angles, period = None, 0.0
     if isinstance(engine, SpectralEngine) and len(base) == 1:
         period = float(engine.period)
@@ -164,14 +225,30 @@ def _roots(engine: Engine, base: Array, j: int, grid: Array, grad: Array, period
     if len(grid) < ROOT_GRID:  # the roots must not depend on how densely the user samples
         grid = (np.linspace(low, high, ROOT_GRID, endpoint=False) if periodic
                 else np.linspace(low, high, ROOT_GRID))
-        grad = _gradient(engine, base, j, grid)
-    grid, grad, resolved = _resolving_grid(engine, base, j, grid, grad, periodic)
-    warnings = [] if resolved else [
-        f"the gradient changes sign or dips toward zero more than once per "
-        f"{SAMPLES_PER_FEATURE} samples even on {len(grid):,} of them: stationary points "
-        f"closer together than about {float(grid[1] - grid[0]):.1e} may be missing from "
-        "the list"]
-    return _sign_changes(engine, base, j, grid, grad, periodic), warnings
+        grad, curvature = _slopes(engine, base, j, grid)
+    grid, grad, curvature, resolved = _resolving_grid(engine, base, j, grid, grad, curvature,
+                                                      periodic)
+    roots, settled = _sign_changes(engine, base, j, grid, grad, curvature, periodic)
+    warnings = []
+    if not resolved:
+        warnings.append(
+            f"the gradient changes sign or turns more than once per {SAMPLES_PER_FEATURE} "
+            f"samples even on {len(grid):,} of them: stationary points closer together "
+            f"than about {float(grid[1] - grid[0]):.1e} may be missing from the list")
+    if not settled:
+        warnings.append(
+            f"some stretches where the gradient may cross zero more than its samples show "
+            f"were still open after {MAX_REFINE:,} more gradients: stationary points "
+            "there may be missing from the list")
+    return roots, warnings
+
+
+def _slopes(engine: Engine, base: Array, j: int, values: Array) -> tuple[Array, Array]:
+    """The gradient and the curvature along coordinate ``j`` at ``values``."""
+    points = np.repeat(base[None, :], len(values), axis=0)
+    points[:, j] = values
+    _, grad, curvature = engine.loss_grad_curv(points)
+    return grad[:, j], curvature[:, j]
 
 
 def _gradient(engine: Engine, base: Array, j: int, values: Array) -> Array:
@@ -180,35 +257,39 @@ def _gradient(engine: Engine, base: Array, j: int, values: Array) -> Array:
     return engine.loss_and_grad(points)[1][:, j]
 
 
-SAMPLES_PER_FEATURE = 16  # grid samples per sign change or dip of the gradient, at least
+SAMPLES_PER_FEATURE = 8  # grid samples per sign change or turn of the gradient, at least
 MAX_ROOT_GRID = 16 * 1024  # the densest grid the gradient's sign changes are looked for on
 
 
 def _resolving_grid(engine: Engine, base: Array, j: int, grid: Array, grad: Array,
-                    periodic: bool) -> tuple[Array, Array, bool]:
+                    curvature: Array, periodic: bool) -> tuple[Array, Array, Array, bool]:
     """The grid, doubled until it holds :data:`SAMPLES_PER_FEATURE` samples per sign
-    change or dip of ``|gradient|`` (at most :data:`MAX_ROOT_GRID` samples), its
-    gradient, and whether it got there. A grid coarser than the gradient's own
-    oscillation shows neither the sign changes nor the dips between its samples (a
-    line-thin envelope, ``--gamma 300``, makes hundreds of them per period)."""
+    change or turn (a sign change of the curvature) of the gradient, at most
+    :data:`MAX_ROOT_GRID` samples; its gradient and curvature, and whether it got there.
+    A grid coarser than the gradient's own oscillation shows neither its sign changes
+    nor its turns (a line-thin envelope, ``--gamma 300``, makes hundreds per period)."""
     while True:
         g = np.append(grad, grad[0]) if periodic else grad
+        c = np.append(curvature, curvature[0]) if periodic else curvature
         floor = GRADIENT_NOISE * float(np.max(np.abs(g))) if len(g) else 0.0
         loud = np.abs(g) > floor
         changes = np.count_nonzero((np.sign(g[:-1]) * np.sign(g[1:]) < 0)
                                    & (loud[:-1] | loud[1:]))
-        dips = np.count_nonzero((np.abs(g[1:-1]) < np.abs(g[:-2]))
-                                & (np.abs(g[1:-1]) < np.abs(g[2:])) & loud[1:-1])
-        if (changes + dips) * SAMPLES_PER_FEATURE <= len(grid):
-            return grid, grad, True
+        turns = np.count_nonzero((np.sign(c[:-1]) * np.sign(c[1:]) < 0)
+                                 & (loud[:-1] | loud[1:]))
+        if (changes + turns) * SAMPLES_PER_FEATURE <= len(grid):
+            return grid, grad, curvature, True
         if 2 * len(grid) > MAX_ROOT_GRID:
-            return grid, grad, False
+            return grid, grad, curvature, False
         step = float(grid[1] - grid[0])
         middle = grid + 0.5 * step if periodic else 0.5 * (grid[:-1] + grid[1:])
-        finer, finer_grad = np.empty(len(grid) + len(middle)), np.empty(len(grid) + len(middle))
+        size = len(grid) + len(middle)
+        finer, finer_grad, finer_curv = np.empty(size), np.empty(size), np.empty(size)
+        middle_grad, middle_curv = _slopes(engine, base, j, middle)
         finer[0::2], finer[1::2] = grid, middle
-        finer_grad[0::2], finer_grad[1::2] = grad, _gradient(engine, base, j, middle)
-        grid, grad = finer, finer_grad
+        finer_grad[0::2], finer_grad[1::2] = grad, middle_grad
+        finer_curv[0::2], finer_curv[1::2] = curvature, middle_curv
+        grid, grad, curvature = finer, finer_grad, finer_curv
 
 
 def consistency_warnings(points: list[StationaryPoint], period: float | None,
@@ -238,31 +319,30 @@ def consistency_warnings(points: list[StationaryPoint], period: float | None,
 
 
 GRADIENT_NOISE = 1e-10  # of the largest |gradient| on the grid: below it, rounding
-VALLEY_LEVELS = 40  # halvings of a dip of |gradient| looked into for a hidden pair
+REFINE_LEVELS = 40  # halvings of an interval whose gradient may cross zero unseen
+MAX_REFINE = 16 * 1024  # gradients spent on them, at most
+_MODEL_POINTS = np.linspace(0.0, 1.0, 17)  # where the cubic model is looked at
 
 
 def _sign_changes(engine: Engine, base: Array, j: int, grid: Array, grad: Array,
-                  periodic: bool) -> list[float]:
+                  curvature: Array, periodic: bool) -> tuple[list[float], bool]:
     """Every sign change of the gradient between grid points, refined on its bracket,
-    and those of the pairs of roots a grid interval hides (:func:`_hidden_pairs`)."""
+    with those that intervals hide between their samples (:func:`_settled_intervals`);
+    and whether every interval was settled within :data:`MAX_REFINE` gradients."""
 
     def derivative(v: float) -> float:
-        return float(gradient(np.array([v]))[0])
+        return float(_gradient(engine, base, j, np.array([v]))[0])
 
-    def gradient(values: Array) -> Array:
-        return _gradient(engine, base, j, values)
-
-    xs, gs = grid, grad
+    xs, gs, cs = grid, grad, curvature
     if periodic:  # close the loop: the last sample's successor is the first + period
         xs = np.append(grid, grid[0] + (grid[-1] - grid[0]) + (grid[1] - grid[0]))
-        gs = np.append(grad, grad[0])
+        gs, cs = np.append(grad, grad[0]), np.append(curvature, curvature[0])
     # a change of sign between two gradients at the rounding floor is noise, not a point
     floor = GRADIENT_NOISE * float(np.max(np.abs(gs))) if len(gs) else 0.0
-    brackets = [(float(xs[i]), float(xs[i + 1]), float(gs[i]), float(gs[i + 1]))
-                for i in range(len(xs) - 1)]
-    brackets += _hidden_pairs(gradient, xs, gs, floor, periodic)
+    intervals, settled = _settled_intervals(lambda v: _slopes(engine, base, j, v), xs, gs,
+                                            cs, floor)
     roots = []
-    for low, high, a, b in sorted(brackets):
+    for low, high, a, b in intervals:
         if max(abs(a), abs(b)) <= floor:
             continue
         if a == 0:
@@ -271,69 +351,72 @@ def _sign_changes(engine: Engine, base: Array, j: int, grid: Array, grad: Array,
             try:
                 roots.append(bracketed_root(derivative, low, high))
             except ValueError:  # the change of sign does not reproduce: rounding noise of a
-                continue        # gradient at its floor (and the period's wrap-around)
-    return roots
+                # gradient at its floor, or a root on the period's end, where the gradient
+                # a period on rounds to the other sign (it is at the floor there)
+                if min(abs(a), abs(b)) <= floor and periodic and high == xs[-1]:
+                    roots.append(float(xs[0]))
+    return sorted(roots), settled
 
 
-def _hidden_pairs(gradient: Callable[[Array], Array], xs: Array, gs: Array, floor: float,
-                  periodic: bool) -> list[tuple[float, float, float, float]]:
-    """Brackets of the roots that come in pairs between two grid points.
+def _settled_intervals(slopes: Callable[[Array], tuple[Array, Array]], xs: Array, gs: Array,
+                       cs: Array, floor: float
+                       ) -> tuple[list[tuple[float, float, float, float]], bool]:
+    """The grid's intervals ``(low, high, g(low), g(high))``, those that may hide roots
+    halved until they show them.
 
-    Two roots of the gradient between neighbouring samples leave no sign change there,
-    only a dip of ``|g|``: a sample whose ``|g|`` is below both neighbours' (same sign,
-    above the rounding). Each dip is narrowed around its lowest sample, two new samples
-    a level, until a sample crosses zero (both roots then have brackets), the parabola
-    through the three lowest samples bottoms out at more than half the lowest ``|g|``
-    on the same side of zero (no roots there), or :data:`VALLEY_LEVELS` halvings.
-    Returns ``(low, high, g(low), g(high))`` per bracket.
+    Between two samples the gradient is modelled by the cubic that matches its values
+    and slopes (the curvature) at both ends. An interval is open while that cubic
+    crosses zero more often than the ends' signs say (a pair of roots hidden beside a
+    sign change, or between ends of one sign), or, with ends of one sign, comes within
+    a quarter of the smaller end's ``|g|`` of zero (a dip whose bottom the model does
+    not pin down); it is halved, at most :data:`REFINE_LEVELS` times, until the samples
+    show the crossings or the model (ever closer to the gradient on shorter intervals)
+    shows none. Returns the intervals and whether all of them were settled within
+    :data:`MAX_REFINE` gradients.
     """
-    if periodic and len(gs) > 2:  # the samples around the loop: gs[-1] is gs[0] again
-        g_prev, g_next = np.roll(gs[:-1], 1), np.roll(gs[:-1], -1)
-        x_prev = np.append(xs[-2] - (xs[-1] - xs[0]), xs[:-2])
-        x_next, g_mid, x_mid = xs[1:], gs[:-1], xs[:-1]
-    else:
-        g_prev, g_next, x_prev, x_next = gs[:-2], gs[2:], xs[:-2], xs[2:]
-        g_mid, x_mid = gs[1:-1], xs[1:-1]
-    dip = ((np.abs(g_mid) < np.abs(g_prev)) & (np.abs(g_mid) < np.abs(g_next))
-           & (np.sign(g_prev) == np.sign(g_mid)) & (np.sign(g_next) == np.sign(g_mid))
-           & (np.abs(g_mid) > floor))
-    x0, x1, x2 = x_prev[dip], x_mid[dip], x_next[dip]
-    g0, g1, g2 = g_prev[dip], g_mid[dip], g_next[dip]
-    found: list[tuple[float, float, float, float]] = []
-    for _ in range(VALLEY_LEVELS):
-        open_ = ~_bottoms_out(x0, x1, x2, g0, g1, g2) & (x0 < x1) & (x1 < x2)
-        x0, x1, x2, g0, g1, g2 = (v[open_] for v in (x0, x1, x2, g0, g1, g2))
-        if len(x0) == 0:
+    a, b, ga, gb, ca, cb = xs[:-1], xs[1:], gs[:-1], gs[1:], cs[:-1], cs[1:]
+    out: list[tuple[float, float, float, float]] = []
+    spent = 0
+    settled = True
+    for _ in range(REFINE_LEVELS + 1):
+        open_ = (_may_hide_roots(a, b, ga, gb, ca, cb, floor)
+                 & (b - a > 1e-12 * np.maximum(1.0, np.abs(a))))
+        if np.count_nonzero(open_) + spent > MAX_REFINE:
+            settled = False
+            open_[:] = False
+        done = ~open_
+        out.extend(zip(a[done].tolist(), b[done].tolist(), ga[done].tolist(),
+                       gb[done].tolist(), strict=True))
+        a, b, ga, gb, ca, cb = (v[open_] for v in (a, b, ga, gb, ca, cb))
+        if len(a) == 0:
             break
-        xl, xr = 0.5 * (x0 + x1), 0.5 * (x1 + x2)
-        both = gradient(np.concatenate([xl, xr]))
-        gl, gr = both[:len(xl)], both[len(xl):]
-        xs5 = np.stack([x0, xl, x1, xr, x2], axis=1)
-        gs5 = np.stack([g0, gl, g1, gr, g2], axis=1)
-        crossed = np.any(np.sign(gs5) != np.sign(g1)[:, None], axis=1)
-        for row in np.nonzero(crossed)[0]:
-            found.extend((float(xs5[row, k]), float(xs5[row, k + 1]), float(gs5[row, k]),
-                          float(gs5[row, k + 1])) for k in range(4))
-        lowest = 1 + np.argmin(np.abs(gs5[:, 1:4]), axis=1)  # around the lowest |g|
-        rows = np.arange(len(x0))
-        x0, x1, x2 = (xs5[rows, lowest + k] for k in (-1, 0, 1))
-        g0, g1, g2 = (gs5[rows, lowest + k] for k in (-1, 0, 1))
-        keep = ~crossed
-        x0, x1, x2, g0, g1, g2 = (v[keep] for v in (x0, x1, x2, g0, g1, g2))
-    return found
+        middle = 0.5 * (a + b)
+        gm, cm = slopes(middle)
+        spent += len(middle)
+        a, b = np.concatenate([a, middle]), np.concatenate([middle, b])
+        ga, gb = np.concatenate([ga, gm]), np.concatenate([gm, gb])
+        ca, cb = np.concatenate([ca, cm]), np.concatenate([cm, cb])
+    else:
+        out.extend(zip(a.tolist(), b.tolist(), ga.tolist(), gb.tolist(), strict=True))
+    return out, settled
 
 
-def _bottoms_out(x0: Array, x1: Array, x2: Array, g0: Array, g1: Array, g2: Array
-                 ) -> NDArray[np.bool_]:
-    """Whether the parabola through three samples around a dip of ``|g|`` stays on the
-    side of ``g1``, at more than half of ``|g1|`` (the dip holds no root)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s0, s2 = (g0 - g1) / (x0 - x1), (g2 - g1) / (x2 - x1)
-        curvature = (s2 - s0) / (x2 - x0)  # half the second derivative
-        slope = s0 - curvature * (x0 - x1)  # at x1
-        vertex = g1 - slope**2 / (4 * curvature)
-    return np.isfinite(vertex) & (np.sign(vertex) == np.sign(g1)) & (
-        np.abs(vertex) > 0.5 * np.abs(g1))
+def _may_hide_roots(a: Array, b: Array, ga: Array, gb: Array, ca: Array, cb: Array,
+                    floor: float) -> NDArray[np.bool_]:
+    """Whether the cubic through the ends' gradients and curvatures crosses zero more
+    often than the ends' signs show, or dips toward zero between ends of one sign."""
+    t = _MODEL_POINTS
+    h = (b - a)[:, None]
+    model = (ga[:, None] * (2 * t**3 - 3 * t**2 + 1) + (h * ca[:, None]) * (t**3 - 2 * t**2 + t)
+             + gb[:, None] * (3 * t**2 - 2 * t**3) + (h * cb[:, None]) * (t**3 - t**2))
+    with np.errstate(invalid="ignore"):
+        crossings = np.count_nonzero(np.sign(model[:, :-1]) * np.sign(model[:, 1:]) < 0,
+                                     axis=1)
+    change = np.sign(ga) * np.sign(gb) < 0
+    least = np.minimum(np.abs(ga), np.abs(gb))
+    dip = ~change & (np.min(np.abs(model), axis=1) < 0.25 * least)
+    loud = np.maximum(np.abs(ga), np.abs(gb)) > floor
+    return loud & np.isfinite(model).all(axis=1) & ((crossings > change) | dip)
 
 
 def _classify_point(engine: Engine, base: Array, j: int, value: float, spacing: float
