@@ -87,16 +87,20 @@ def find_stationary_points(engine: Engine, base: Array, j: int, grid: Array, gra
     # sign changes below the grid's floor, or the series' rounding: from the exact
     # quadratic form where the series is the engine
     exact = engine.quadratic if isinstance(engine, SpectralEngine) else engine
-    if exact is not engine:
-        roots = _confirmed(exact, base, j, roots, period)
-    points = _classified(engine, base, j, roots, spacing)
+    kinds: dict[float, str] = {}
+    if exact is not engine:  # the series' roots, confirmed and told apart by the exact
+        confirmed = _confirmed(exact, base, j, roots, period)  # gradient
+        roots = sorted(confirmed)
+        kinds = {value: kind for value, kind in confirmed.items() if kind}
+    points = _classified(engine, base, j, roots, spacing, kinds)
     extra = _between_like_kinds(exact, base, j, points, low, period)
     known = np.sort(np.asarray(roots))
     # a sign change next to a listed point is that point again
     extra = {x: kind for x, kind in extra.items() if len(known) == 0
              or np.min(np.abs(known - x)) > 1e-9 * (high - low)}
     if extra:
-        points = _classified(engine, base, j, sorted([*roots, *extra]), spacing, extra)
+        points = _classified(engine, base, j, sorted([*roots, *extra]), spacing,
+                             {**kinds, **extra})
     _mark_global(points, loss)
     return points, warnings + consistency_warnings(points, period, engine.name)
 
@@ -122,20 +126,22 @@ def _classified(engine: Engine, base: Array, j: int, roots: list[float], spacing
 
 
 def _confirmed(exact: Engine, base: Array, j: int, roots: list[float], period: float | None
-               ) -> list[float]:
-    """The roots of the series across which the exact gradient changes sign, between
-    each and halfway to its neighbours (at most ``1e-3`` away), moved onto the exact
-    gradient's root where the series' is off.
+               ) -> dict[float, str]:
+    """The roots of the series that the exact gradient confirms, with their kind.
 
-    The series is exact to about ``1e-13`` of its largest coefficient: where the loss is
-    flat to that over a stretch (a line-thin envelope's plateau, ``--gamma 100 --size
-    32 --ksize 5``) its roots there come from the fit's own rounding, in pairs, with an
-    exact gradient of one sign around them, or lie off the exact root (by 1.6e-4 where
-    the gradient is 1e-10 of its largest). Elsewhere the exact gradient at a root is
-    at the rounding level of those beside it, and the root stays as it is.
+    The exact gradient is taken between each root and halfway to its neighbours (at
+    most ``1e-3`` away): a change of sign makes a minimum (from negative to positive)
+    or a maximum, moved onto the exact gradient's root where the series' is off; one
+    sign on both sides with the gradient at the root at the rounding level of those
+    beside it makes an inflection (a double root); one sign with a gradient that is
+    not, no root at all. The series is exact to about ``1e-13`` of its largest
+    coefficient: where the loss is flat to that over a stretch (a line-thin envelope's
+    plateau, ``--gamma 100 --size 32 --ksize 5``) its roots come from the fit's own
+    rounding, in pairs, or lie off the exact one (by 1.6e-4 where the gradient is 1e-10
+    of its largest), and neither the loss nor the series' curvature tells the kind.
     """
     if not roots:
-        return roots
+        return {}
     values = np.asarray(roots)
     if len(values) > 1:
         ahead = np.diff(values, append=values[0] + period if period is not None else np.inf)
@@ -147,15 +153,25 @@ def _confirmed(exact: Engine, base: Array, j: int, roots: list[float], period: f
     count = len(values)
     g = _gradient(exact, base, j, np.concatenate([values - reach, values, values + reach]))
     before, at, after = g[:count], g[count:2 * count], g[2 * count:]
-    confirmed = []
-    for i in np.nonzero(np.sign(before) * np.sign(after) <= 0)[0]:
+    confirmed: dict[float, str] = {}
+    for i in range(count):
         value = float(values[i])
-        if abs(at[i]) > 1e-6 * max(abs(before[i]), abs(after[i])):  # off the exact root
+        flat = abs(at[i]) <= 1e-6 * max(abs(before[i]), abs(after[i]))
+        if np.sign(before[i]) * np.sign(after[i]) > 0:
+            if flat:
+                confirmed[value] = "inflection"
+            continue
+        if not flat:  # off the exact root: onto it
             low, high = ((value - reach[i], value) if np.sign(before[i]) * np.sign(at[i]) <= 0
                          else (value, value + reach[i]))
             value = bracketed_root(
                 lambda v: float(_gradient(exact, base, j, np.array([v]))[0]), low, high)
-        confirmed.append(value)
+        if before[i] < 0 < after[i]:
+            confirmed[value] = "minimum"
+        elif before[i] > 0 > after[i]:
+            confirmed[value] = "maximum"
+        else:  # an exact zero beside it: the loss on either side tells
+            confirmed[value] = ""
     return confirmed
 
 

@@ -233,7 +233,8 @@ def periodic_roots(derivatives: Callable[[Array], tuple[Array, Array]],
     stretch, and over a stretch where ``f`` is tiny without vanishing: should the open
     intervals ever exceed ``max_open * size`` (or :data:`MAX_OPEN_INTERVALS`, which
     bounds the memory), those whose ends both have ``f`` within its rounding are let
-    go (flat to working precision: no point), then the largest runs of touching open
+    go (flat to working precision: one point in the middle of a run of them across
+    which ``f`` changes sign, none otherwise), then the largest runs of touching open
     intervals are resolved at the spacing reached, by every sign change between their
     ends that rises above the rounding (bisected), until half the cap is left; the
     others go on being halved, so that a root elsewhere (the target's, flat to fourth
@@ -290,6 +291,7 @@ def periodic_roots(derivatives: Callable[[Array], tuple[Array, Array]],
             # rounding); of the rest, the largest clusters are resolved at this spacing
             # and the others go on being halved
             flat = (np.abs(fa) <= na) & (np.abs(fb) <= nb)
+            roots.append(_across_flat_runs(a[flat], b[flat], fa[flat], fb[flat]))
             a, b, fa, fb, da, db, na, nb, sa, sb = (
                 x[~flat] for x in (a, b, fa, fb, da, db, na, nb, sa, sb))
             resolve = _largest_clusters(a, b, len(a) - cap // 2)
@@ -378,6 +380,21 @@ class _Monotone:
         at_end = chosen[~change[chosen]]
         ends = np.where(use_a[at_end], a[at_end], b[at_end])
         return ends, (a[bracket], b[bracket], fa[bracket])
+
+
+def _across_flat_runs(a: Array, b: Array, fa: Array, fb: Array) -> Array:
+    """The middle of each run of touching intervals, all within the rounding, across
+    which ``f`` changes sign (a root of odd multiplicity, such as a triple root, whose
+    place is known to the run's width)."""
+    if len(a) == 0:
+        return a
+    order = np.argsort(a, kind="stable")
+    a, b, fa, fb = a[order], b[order], fa[order], fb[order]
+    first = np.concatenate([[True], a[1:] != b[:-1]])
+    starts = np.flatnonzero(first)
+    stops = np.append(starts[1:], len(a)) - 1
+    crossed = np.sign(fa[starts]) * np.sign(fb[stops]) < 0
+    return 0.5 * (a[starts] + b[stops])[crossed]
 
 
 def _largest_clusters(a: Array, b: Array, count: int) -> NDArray[np.bool_]:
