@@ -298,7 +298,8 @@ def assert_consistent(land: Landscape, cfg: Config) -> None:
 
 
 @pytest.mark.parametrize("name", [
-    "lambda-0.1", "gamma-100", pytest.param("gamma-300", marks=pytest.mark.slow)])
+    pytest.param("lambda-0.1", marks=pytest.mark.slow), "gamma-100",
+    pytest.param("gamma-300", marks=pytest.mark.slow)])
 def test_an_extreme_landscape_lists_every_point_once_with_its_kind(name: str) -> None:
     cfg = config(**EXTREME[name])
     land = run_landscape(cfg).landscape

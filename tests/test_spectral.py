@@ -333,6 +333,28 @@ def test_stationary_angles_alternate_between_minima_and_maxima() -> None:
     np.testing.assert_allclose(loss, np.sqrt(mse), rtol=1e-12, atol=1e-300)
 
 
+@pytest.mark.parametrize(("lambd", "gamma"), [(0.1, 0.5), (10.0, 100.0)])
+def test_stationary_angles_of_extreme_kernels_alternate_each_once(lambd: float,
+                                                                   gamma: float) -> None:
+    # a carrier far below two pixels (hundreds of roots, some next to grid points), and a
+    # line through pixel centres (a minimum flat to fourth order at the target): the
+    # direct slope half way between neighbouring roots alternates in sign (a root found
+    # twice, or a pair of roots missed, would break it)
+    problem = Problem(make_image("pink", size=24, seed=5), 21,
+                      REFERENCE.replace(theta=np.pi / 4, lambd=lambd, gamma=gamma), ("theta",),
+                      Loss("mse"))
+    engine = SpectralEngine(problem)
+    found = engine.stationary_angles()
+    gaps = np.diff(np.append(found, found[0] + engine.period))
+    assert len(found) > 100
+    assert np.min(gaps) > 1e-7
+    halfway = direct_mse_slope(DirectEngine(problem), found + 0.5 * gaps)
+    assert np.all(np.sign(halfway) * np.sign(np.roll(halfway, 1)) < 0)
+    target = engine.center % engine.period
+    assert np.count_nonzero(np.abs(found - target) < 1e-6) == 1
+    assert target in found
+
+
 def test_for_loss_reuses_the_series() -> None:
     engine = SpectralEngine(make_problem("mse", psi=0.3))
     rmse = engine.for_loss(Loss("rmse"))
