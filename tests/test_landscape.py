@@ -10,6 +10,7 @@ over several images.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 from typing import Any
@@ -247,6 +248,106 @@ def test_direct_engine_stationary_points_do_not_depend_on_the_density() -> None:
     brackets, period = dense_for("ratio-1.2-psi")
     land = compute_landscape(Study(replace(cfg, engine="direct")), points=16)
     assert_matches_dense_scan(land, brackets, period)
+
+
+# -- extreme landscapes: hundreds of stationary points --------------------------------
+# The smallest image that showed each fault (duplicates, a pair of minima, missed pairs)
+# before it was fixed; the kernel is the reference's, 21x21.
+EXTREME = {
+    # the carrier far below two pixels (aliased): ~680 points, roots next to grid points
+    "lambda-0.1": {"size": 24, "lambda": 0.1},
+    # a line through pixel centres: the kernel's derivative vanishes at the target, the
+    # minimum is flat to fourth order there
+    "gamma-100": {"size": 24, "gamma": 100},
+    # the series does not converge: the grid path, and plateaus where the gradient is
+    # 1e-9 of its largest
+    "gamma-300": {"size": 24, "gamma": 300},
+}
+
+
+def assert_consistent(land: Landscape, cfg: Config) -> None:
+    """Alternating kinds, a zero of the direct gradient each, the kind the loss half way
+    to the neighbours says, nothing doubled, no warning."""
+    period = land.period
+    assert period is not None
+    points = land.stationary_points
+    values = np.array([p.value for p in points])
+    assert land.warnings == []
+    assert list(values) == sorted(values)
+    assert values[0] >= land.grid[0]
+    assert values[-1] < land.grid[0] + period
+    kinds = [p.kind for p in points]
+    assert set(kinds) == {"minimum", "maximum"}
+    assert all(kinds[i] != kinds[(i + 1) % len(kinds)] for i in range(len(kinds)))
+    following = np.append(values[1:], values[0] + period)
+    assert np.min(following - values) > 1e-7  # distinct roots, each once
+    engine = direct(cfg, "mse")
+    largest = float(np.max(np.abs(engine.loss_and_grad(column(
+        np.linspace(0, period, 4001)))[1])))
+    grad = engine.loss_and_grad(column(values))[1][:, 0]
+    assert np.all(np.abs(grad) <= 1e-7 * largest)
+    # the loss is monotone between neighbouring stationary points: a minimum lies below
+    # the loss half way to each neighbour, a maximum above it (to rounding)
+    preceding = np.append(values[-1] - period, values[:-1])
+    loss = engine.loss(column(values))
+    halfway = [engine.loss(column(0.5 * (values + other))) for other in (preceding, following)]
+    slack = 1e-12 * float(np.ptp(land.loss))
+    sign = np.array([1.0 if kind == "minimum" else -1.0 for kind in kinds])
+    for side in halfway:
+        assert np.all(sign * (side - loss) >= -slack)
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param("lambda-0.1", marks=pytest.mark.slow), "gamma-100",
+    pytest.param("gamma-300", marks=pytest.mark.slow)])
+def test_an_extreme_landscape_lists_every_point_once_with_its_kind(name: str) -> None:
+    cfg = config(**EXTREME[name])
+    land = run_landscape(cfg).landscape
+    assert land is not None
+    brackets, period = dense_roots(cfg)
+    assert land.period == pytest.approx(period)
+    assert len(brackets) > 100  # hundreds of points: the case is what it claims to be
+    assert_matches_dense_scan(land, brackets, period)  # none missed, none doubled
+    assert_consistent(land, cfg)
+    # the target is listed once, exactly, however flat the minimum is there
+    near_target = [p for p in land.stationary_points
+                   if circular_gap(p.value, cfg.target_theta, period) < 1e-6]
+    assert [p.value for p in near_target] == [cfg.target_theta]
+    assert near_target[0].kind == "minimum"
+    assert near_target[0].is_global
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("engine_name", "gamma"), [("auto", 158), ("direct", 300)])
+def test_a_landscape_with_plateaus_lists_their_maxima(engine_name: str, gamma: int) -> None:
+    # a 5x5 line-thin kernel: between its minima the loss is flat to 1e-16 of itself;
+    # the maxima there have a gradient of 1e-24 of its largest, still exact
+    cfg = config(size=32, ksize=5, gamma=gamma, engine=engine_name)
+    land = run_landscape(cfg).landscape
+    assert land is not None
+    assert_consistent(land, cfg)
+    assert len(land.maxima()) == len(land.minima()) > 5
+
+
+def test_like_kinds_that_do_not_alternate_are_said(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gabordiag.analysis import stationary
+
+    land = run_landscape(small(loss="mse"), points=64).landscape
+    assert land is not None
+    minimum = next(p for p in land.stationary_points if p.kind == "minimum")
+    points = [minimum, replace(minimum, value=minimum.value + 0.1)]
+    (warning,) = stationary.consistency_warnings(points, math.pi, "direct")
+    assert "minimum at" in warning
+    assert "alternate" in warning
+    assert stationary.consistency_warnings(land.stationary_points, math.pi, "spectral") == []
+    # the warning reaches the JSON and the terminal
+    monkeypatch.setattr(stationary, "consistency_warnings", lambda *args: ["like kinds"])
+    run = invoke("landscape", *SMALL_ARGS, "--json")
+    assert run.code == 0
+    assert json.loads(run.out)["warnings"] == ["like kinds"]
+    run = invoke("landscape", *SMALL_ARGS)
+    assert run.code == 0
+    assert "gabordiag: warning: like kinds" in run.err
 
 
 # -- periods ---------------------------------------------------------------------------

@@ -260,6 +260,42 @@ def test_a_landscape_flat_to_rounding_over_a_stretch_yields_no_noise_points() ->
     assert np.all(np.abs(slope) <= 1e-9 * scale)
 
 
+def test_periodic_roots_reports_a_root_beside_a_grid_point_once() -> None:
+    # a root 1e-9 beside a grid point, where |f| is within the stated rounding: the sign
+    # change on one side and the end at the rounding level on the other are one root
+    # (two monotone intervals that touch hold at most one root)
+    beside = 10 * (2 * np.pi / 64) + 1e-9
+    roots = np.array([beside, 4.0])
+    derivatives, bounds = product_of_sines(roots, noise=1e-6)
+    found = periodic_roots(derivatives, lambda x: derivatives(x)[0], 0.0, 2 * np.pi, 64,
+                           bounds)
+    assert len(found) == len(roots)
+    assert np.all(circular_gap(roots, found, 2 * np.pi).min(axis=1) < 1e-5)
+
+
+def test_periodic_roots_takes_pointwise_rounding_bounds() -> None:
+    # f = sin^3 has a triple root at 0; computed as a small factor times a series, its
+    # rounding is as small as its values there. The largest rounding (1e-6) everywhere
+    # would make |f| <= noise for |x| < 1e-2, a stretch no certificate settles; with the
+    # pointwise bound the root is found where it is, once, and nothing else near it
+    # (the zone where even that rounding hides it is a run of intervals across which f
+    # changes sign: one point)
+    def derivatives(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        s = np.sin(x)
+        return s**3, 3 * s**2 * np.cos(x)
+
+    bounds = RootBounds(slope=3.0, curvature=7.0, noise=1e-6, slope_noise=1e-6,
+                        local=lambda x: (1e-16 * np.abs(np.sin(x)), 1e-16 * np.ones_like(x)))
+    np.testing.assert_array_equal(bounds.at(np.zeros(3))[1], 1e-16)
+    found = periodic_roots(derivatives, lambda x: derivatives(x)[0], -1.0, 2 * np.pi, 64,
+                           bounds)
+    # within the stretch where sin^3 is below its pointwise rounding (|x| < 1e-8)
+    near = np.unique(np.round(found[np.abs(found) < 0.5], 7))
+    assert len(near) == 1
+    assert abs(near[0]) < 1e-8
+    assert np.min(np.abs(found - np.pi)) < 1e-8  # the other triple root
+
+
 def test_periodic_roots_reports_a_double_root() -> None:
     roots = np.array([2.0, 2.0, 3.0, 5.0])  # f and f' vanish at 2
     derivatives, bounds = product_of_sines(roots)
@@ -295,6 +331,28 @@ def test_stationary_angles_alternate_between_minima_and_maxima() -> None:
     assert kinds[found == target][0] > 0
     loss = engine.loss(found[:, None])
     np.testing.assert_allclose(loss, np.sqrt(mse), rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize(("lambd", "gamma"), [(0.1, 0.5), (10.0, 100.0)])
+def test_stationary_angles_of_extreme_kernels_alternate_each_once(lambd: float,
+                                                                   gamma: float) -> None:
+    # a carrier far below two pixels (hundreds of roots, some next to grid points), and a
+    # line through pixel centres (a minimum flat to fourth order at the target): the
+    # direct slope half way between neighbouring roots alternates in sign (a root found
+    # twice, or a pair of roots missed, would break it)
+    problem = Problem(make_image("pink", size=24, seed=5), 21,
+                      REFERENCE.replace(theta=np.pi / 4, lambd=lambd, gamma=gamma), ("theta",),
+                      Loss("mse"))
+    engine = SpectralEngine(problem)
+    found = engine.stationary_angles()
+    gaps = np.diff(np.append(found, found[0] + engine.period))
+    assert len(found) > 100
+    assert np.min(gaps) > 1e-7
+    halfway = direct_mse_slope(DirectEngine(problem), found + 0.5 * gaps)
+    assert np.all(np.sign(halfway) * np.sign(np.roll(halfway, 1)) < 0)
+    target = engine.center % engine.period
+    assert np.count_nonzero(np.abs(found - target) < 1e-6) == 1
+    assert target in found
 
 
 def test_for_loss_reuses_the_series() -> None:

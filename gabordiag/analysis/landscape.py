@@ -44,7 +44,9 @@ class Landscape:
 
     ``stability``, ``basin`` and ``start`` are the typed facts (``None`` when the
     parameter has no effect, or there is no start to situate); :attr:`facts` is their
-    plain rendering.
+    plain rendering. ``warnings``: what keeps the stationary points from being a
+    complete, consistent list (minima and maxima that do not alternate, a grid too
+    coarse for the gradient's oscillation), in words, for the run's ``warnings``.
     """
 
     param: str
@@ -61,6 +63,7 @@ class Landscape:
     basin: Basin | None = None
     start: StartPosition | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def minima(self) -> list[StationaryPoint]:
         """The minima, in grid order."""
@@ -143,8 +146,8 @@ def compute_landscape(study: Study, param: str = "theta",
         return land
     if param == "theta":
         land.period_check = _check_period(engine, grid, loss, base, 0)
-    land.stationary_points = find_stationary_points(engine, base, 0, grid, grad, loss,
-                                                    (low, high), periodic)
+    land.stationary_points, land.warnings = find_stationary_points(
+        engine, base, 0, grid, grad, curv, loss, (low, high), periodic)
     max_grad = float(np.max(np.abs(grad)))
     land.summary = {"loss_min": float(loss.min()), "loss_max": float(loss.max()),
                     "max_abs_grad": max_grad,
@@ -207,6 +210,11 @@ class LandscapeResult:
     landscape: Landscape | None = None
     landscape_2d: Landscape2D | None = None
     trajectory: Trajectory | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the landscape doubts of its own stationary points, in words."""
+        return list(self.landscape.warnings) if self.landscape is not None else []
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python types, JSON-ready (``schema`` gabordiag.landscape/1)."""

@@ -1,15 +1,26 @@
 """Stationary points of the loss along one parameter, found from the exact derivative.
 
-With the spectral engine they are the roots of the loss's Fourier series; with the
-other engines every sign change of the analytic gradient on a grid of at least
-:data:`ROOT_GRID` samples over the span (whatever the number of points asked for),
-refined on its bracket. Where a loss is not differentiable at its minimum (``rmse``,
-``l1``) the gradient changes sign across the kink and the root finder lands on it.
+With the spectral engine they are the roots of the loss's Fourier series, each
+confirmed (and, where the loss is flat to the series' own accuracy, placed) by the
+exact quadratic form's gradient. With the other engines they are the sign changes of
+the analytic gradient on a grid of at least :data:`ROOT_GRID` samples over the span
+(whatever the number of points asked for), made fine enough for the gradient's own
+oscillation, with every interval whose cubic model (gradient and curvature at its
+ends) may hide a pair of roots halved until it shows them; each is refined on its
+bracket. Where a loss is not differentiable at its minimum (``rmse``, ``l1``) the
+gradient changes sign across the kink and the root finder lands on it.
+
+Minima and maxima of a smooth loss alternate. Between two neighbours of one kind the
+exact gradient is sampled again without the grid's rounding floor (a plateau's
+maximum, 1e-24 of the largest gradient, is there); what still does not alternate is
+said in the warnings (:func:`consistency_warnings`).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +32,7 @@ from ..engines.base import Engine
 from ..engines.spectral import SpectralEngine
 from ..errors import LimitError
 
-__all__ = ["ROOT_GRID", "StationaryPoint", "find_stationary_points"]
+__all__ = ["ROOT_GRID", "StationaryPoint", "consistency_warnings", "find_stationary_points"]
 
 Array = NDArray[np.float64]
 ROOT_GRID = 1024  # sign changes of the gradient are looked for on at least this grid
@@ -59,21 +70,51 @@ class StationaryPoint:
 
 
 def find_stationary_points(engine: Engine, base: Array, j: int, grid: Array, grad: Array,
-                           loss: Array, span: tuple[float, float], periodic: bool
-                           ) -> list[StationaryPoint]:
+                           curvature: Array, loss: Array, span: tuple[float, float],
+                           periodic: bool) -> tuple[list[StationaryPoint], list[str]]:
     """Every stationary point over ``span`` along coordinate ``j`` (the other
-    coordinates at ``base``), classified, with the global minima marked.
+    coordinates at ``base``), classified, with the global minima marked, and what
+    keeps the list from being complete or consistent, in words (empty when nothing
+    does: :func:`consistency_warnings`).
 
-    ``grid``, ``grad`` and ``loss`` are the samples; ``periodic`` says the span is one
-    period, sampled without its end point.
+    ``grid``, ``grad``, ``curvature`` and ``loss`` are the samples; ``periodic`` says
+    the span is one period, sampled without its end point.
     """
     low, high = span
-    roots = _roots(engine, base, j, grid, grad, periodic, low, high)
+    roots, warnings = _roots(engine, base, j, grid, grad, curvature, periodic, low, high)
     spacing = float(grid[1] - grid[0])
+    period = high - low if periodic else None
+    # sign changes below the grid's floor, or the series' rounding: from the exact
+    # quadratic form where the series is the engine
+    exact = engine.quadratic if isinstance(engine, SpectralEngine) else engine
+    kinds: dict[float, str] = {}
+    if exact is not engine:  # the series' roots, confirmed and told apart by the exact
+        confirmed = _confirmed(exact, base, j, roots, period)  # gradient
+        roots = sorted(confirmed)
+        kinds = {value: kind for value, kind in confirmed.items() if kind}
+    points = _classified(engine, base, j, roots, spacing, kinds)
+    extra = _between_like_kinds(exact, base, j, points, low, period)
+    known = np.sort(np.asarray(roots))
+    # a sign change next to a listed point is that point again
+    extra = {x: kind for x, kind in extra.items() if len(known) == 0
+             or np.min(np.abs(known - x)) > 1e-9 * (high - low)}
+    if extra:
+        points = _classified(engine, base, j, sorted([*roots, *extra]), spacing,
+                             {**kinds, **extra})
+    _mark_global(points, loss)
+    return points, warnings + consistency_warnings(points, period, engine.name)
+
+
+def _classified(engine: Engine, base: Array, j: int, roots: list[float], spacing: float,
+                kinds: dict[float, str] | None = None) -> list[StationaryPoint]:
+    """The points at ``roots``, classified (``kinds``: those known already)."""
     problem = engine.problem
     points = []
-    for value in roots:
-        kind, value_loss, value_curv = _classify_point(engine, base, j, value, spacing)
+    for i, value in enumerate(roots):  # probes no further than a quarter of the way to
+        gaps = [abs(value - roots[k]) for k in (i - 1, i + 1) if 0 <= k < len(roots)]
+        near = min([spacing, *gaps])  # the next root (that would change the loss's side)
+        kind, value_loss, value_curv = _classify_point(engine, base, j, value, near)
+        kind = (kinds or {}).get(value, kind)
         point = base.copy()
         point[j] = value
         equivalent = bool(problem.gives_target_kernel(point[None, :])[0])
@@ -81,12 +122,107 @@ def find_stationary_points(engine: Engine, base: Array, j: int, grid: Array, gra
         points.append(StationaryPoint(value=value, kind=kind, loss=value_loss,
                                       curvature=None if kink else value_curv,
                                       target_equivalent=equivalent))
-    _mark_global(points, loss)
     return points
 
 
-def _roots(engine: Engine, base: Array, j: int, grid: Array, grad: Array, periodic: bool,
-           low: float, high: float) -> list[float]:
+def _confirmed(exact: Engine, base: Array, j: int, roots: list[float], period: float | None
+               ) -> dict[float, str]:
+    """The roots of the series that the exact gradient confirms, with their kind.
+
+    The exact gradient is taken between each root and halfway to its neighbours (at
+    most ``1e-3`` away): a change of sign makes a minimum (from negative to positive)
+    or a maximum, moved onto the exact gradient's root where the series' is off; one
+    sign on both sides with the gradient at the root at the rounding level of those
+    beside it makes an inflection (a double root); one sign with a gradient that is
+    not, no root at all. The series is exact to about ``1e-13`` of its largest
+    coefficient: where the loss is flat to that over a stretch (a line-thin envelope's
+    plateau, ``--gamma 100 --size 32 --ksize 5``) its roots come from the fit's own
+    rounding, in pairs, or lie off the exact one (by 1.6e-4 where the gradient is 1e-10
+    of its largest), and neither the loss nor the series' curvature tells the kind.
+    """
+    if not roots:
+        return {}
+    values = np.asarray(roots)
+    if len(values) > 1:
+        ahead = np.diff(values, append=values[0] + period if period is not None else np.inf)
+        behind = np.diff(values, prepend=values[-1] - period if period is not None else -np.inf)
+        reach = 0.5 * np.minimum(ahead, behind)
+    else:
+        reach = np.full(1, np.inf)
+    reach = np.minimum(reach, 1e-3)
+    count = len(values)
+    g = _gradient(exact, base, j, np.concatenate([values - reach, values, values + reach]))
+    before, at, after = g[:count], g[count:2 * count], g[2 * count:]
+    confirmed: dict[float, str] = {}
+    for i in range(count):
+        value = float(values[i])
+        flat = abs(at[i]) <= 1e-6 * max(abs(before[i]), abs(after[i]))
+        if np.sign(before[i]) * np.sign(after[i]) > 0:
+            if flat:
+                confirmed[value] = "inflection"
+            continue
+        if not flat:  # off the exact root: onto it
+            low, high = ((value - reach[i], value) if np.sign(before[i]) * np.sign(at[i]) <= 0
+                         else (value, value + reach[i]))
+            value = bracketed_root(
+                lambda v: float(_gradient(exact, base, j, np.array([v]))[0]), low, high)
+        if before[i] < 0 < after[i]:
+            confirmed[value] = "minimum"
+        elif before[i] > 0 > after[i]:
+            confirmed[value] = "maximum"
+        else:  # an exact zero beside it: the loss on either side tells
+            confirmed[value] = ""
+    return confirmed
+
+
+BETWEEN_SAMPLES = 64  # gradient samples between two neighbouring points of one kind
+
+
+def _between_like_kinds(engine: Engine, base: Array, j: int, points: list[StationaryPoint],
+                        low: float, period: float | None) -> dict[float, str]:
+    """Roots of the gradient between neighbouring minima (or maxima), which must hold
+    one of the other kind or a plateau.
+
+    Where the gradient between them stays below the grid's floor
+    (:data:`GRADIENT_NOISE` of its largest value, kept there against rounding noise),
+    its sign changes were not counted; a loss flat over a stretch can still have its
+    maximum there, computed to full relative precision by an exact engine (a gradient
+    1e-24 of its largest at a line-thin envelope's plateau, 1e-9 at ``--gamma 300``).
+    On :data:`BETWEEN_SAMPLES` samples between the two, a single sign change, whatever
+    its size, is that point (refined on its bracket), a minimum where the gradient
+    goes from negative to positive, else a maximum (the loss on either side is equal
+    to rounding there); none, or several (the rounding of a gradient that small), leave
+    the pair as it is.
+    """
+    extrema = [p for p in points if p.kind in ("minimum", "maximum")]
+    pairs = [(a.value, b.value) for a, b in itertools.pairwise(extrema) if a.kind == b.kind]
+    if period is not None and len(extrema) > 1 and extrema[-1].kind == extrema[0].kind:
+        pairs.append((extrema[-1].value, extrema[0].value + period))
+    if not pairs:
+        return {}
+    fractions = np.arange(1, BETWEEN_SAMPLES + 1) / (BETWEEN_SAMPLES + 1)
+    xs = np.concatenate([a + (b - a) * fractions for a, b in pairs])
+    gs = _gradient(engine, base, j, xs).reshape(len(pairs), BETWEEN_SAMPLES)
+    xs = xs.reshape(len(pairs), BETWEEN_SAMPLES)
+    found: dict[float, str] = {}
+    for x, g in zip(xs, gs, strict=True):
+        changes = np.nonzero(np.sign(g[:-1]) * np.sign(g[1:]) < 0)[0]
+        if len(changes) != 1:
+            continue
+        i = int(changes[0])
+        try:
+            root = bracketed_root(lambda v: float(_gradient(engine, base, j, np.array([v]))[0]),
+                                  float(x[i]), float(x[i + 1]))
+        except ValueError:  # does not reproduce: noise
+            continue
+        if period is not None and root >= low + period:  # around the period: back into
+            root -= period                                 # the span
+        found[root] = "minimum" if g[i] < 0 else "maximum"
+    return found
+
+
+def _roots(engine: Engine, base: Array, j: int, grid: Array, grad: Array, curvature: Array,
+           periodic: bool, low: float, high: float) -> tuple[list[float], list[str]]:
     angles, period = None, 0.0
     if isinstance(engine, SpectralEngine) and len(base) == 1:
         period = float(engine.period)
@@ -101,60 +237,221 @@ def _roots(engine: Engine, base: Array, j: int, grid: Array, grad: Array, period
             first = theta + period * math.ceil((low - theta) / period)
             values = np.arange(first, high + (0 if periodic else 1e-12), period)
             roots.extend(float(v) for v in values if v < high or not periodic)
-        return sorted(roots)
+        return sorted(roots), []
     if len(grid) < ROOT_GRID:  # the roots must not depend on how densely the user samples
         grid = (np.linspace(low, high, ROOT_GRID, endpoint=False) if periodic
                 else np.linspace(low, high, ROOT_GRID))
-        probes = np.repeat(base[None, :], ROOT_GRID, axis=0)
-        probes[:, j] = grid
-        grad = engine.loss_and_grad(probes)[1][:, j]
-    return _sign_changes(engine, base, j, grid, grad, periodic)
+        grad, curvature = _slopes(engine, base, j, grid)
+    grid, grad, curvature, resolved = _resolving_grid(engine, base, j, grid, grad, curvature,
+                                                      periodic)
+    roots, settled = _sign_changes(engine, base, j, grid, grad, curvature, periodic)
+    warnings = []
+    if not resolved:
+        warnings.append(
+            f"the gradient changes sign or turns more than once per {SAMPLES_PER_FEATURE} "
+            f"samples even on {len(grid):,} of them: stationary points closer together "
+            f"than about {float(grid[1] - grid[0]):.1e} may be missing from the list")
+    if not settled:
+        warnings.append(
+            f"some stretches where the gradient may cross zero more than its samples show "
+            f"were still open after {MAX_REFINE:,} more gradients: stationary points "
+            "there may be missing from the list")
+    return roots, warnings
+
+
+def _slopes(engine: Engine, base: Array, j: int, values: Array) -> tuple[Array, Array]:
+    """The gradient and the curvature along coordinate ``j`` at ``values``."""
+    points = np.repeat(base[None, :], len(values), axis=0)
+    points[:, j] = values
+    _, grad, curvature = engine.loss_grad_curv(points)
+    return grad[:, j], curvature[:, j]
+
+
+def _gradient(engine: Engine, base: Array, j: int, values: Array) -> Array:
+    points = np.repeat(base[None, :], len(values), axis=0)
+    points[:, j] = values
+    return engine.loss_and_grad(points)[1][:, j]
+
+
+SAMPLES_PER_FEATURE = 8  # grid samples per sign change or turn of the gradient, at least
+MAX_ROOT_GRID = 16 * 1024  # the densest grid the gradient's sign changes are looked for on
+
+
+def _resolving_grid(engine: Engine, base: Array, j: int, grid: Array, grad: Array,
+                    curvature: Array, periodic: bool) -> tuple[Array, Array, Array, bool]:
+    """The grid, doubled until it holds :data:`SAMPLES_PER_FEATURE` samples per sign
+    change or turn (a sign change of the curvature) of the gradient, at most
+    :data:`MAX_ROOT_GRID` samples; its gradient and curvature, and whether it got there.
+    A grid coarser than the gradient's own oscillation shows neither its sign changes
+    nor its turns (a line-thin envelope, ``--gamma 300``, makes hundreds per period)."""
+    while True:
+        g = np.append(grad, grad[0]) if periodic else grad
+        c = np.append(curvature, curvature[0]) if periodic else curvature
+        floor = GRADIENT_NOISE * float(np.max(np.abs(g))) if len(g) else 0.0
+        loud = np.abs(g) > floor
+        changes = np.count_nonzero((np.sign(g[:-1]) * np.sign(g[1:]) < 0)
+                                   & (loud[:-1] | loud[1:]))
+        turns = np.count_nonzero((np.sign(c[:-1]) * np.sign(c[1:]) < 0)
+                                 & (loud[:-1] | loud[1:]))
+        if (changes + turns) * SAMPLES_PER_FEATURE <= len(grid):
+            return grid, grad, curvature, True
+        if 2 * len(grid) > MAX_ROOT_GRID:
+            return grid, grad, curvature, False
+        step = float(grid[1] - grid[0])
+        middle = grid + 0.5 * step if periodic else 0.5 * (grid[:-1] + grid[1:])
+        size = len(grid) + len(middle)
+        finer, finer_grad, finer_curv = np.empty(size), np.empty(size), np.empty(size)
+        middle_grad, middle_curv = _slopes(engine, base, j, middle)
+        finer[0::2], finer[1::2] = grid, middle
+        finer_grad[0::2], finer_grad[1::2] = grad, middle_grad
+        finer_curv[0::2], finer_curv[1::2] = curvature, middle_curv
+        grid, grad, curvature = finer, finer_grad, finer_curv
+
+
+def consistency_warnings(points: list[StationaryPoint], period: float | None,
+                         engine: str) -> list[str]:
+    """What the list says against itself: minima and maxima of a smooth function
+    alternate (around the period, for a periodic span), inflections aside. Two
+    neighbours of one kind mean a plateau between them (a stretch where the gradient
+    stays within its rounding: the loss is flat to working precision and has no
+    isolated stationary point there), or stationary points the search did not resolve.
+    """
+    extrema = [p for p in points if p.kind in ("minimum", "maximum")]
+    pairs = list(zip(extrema, extrema[1:] + (extrema[:1] if period is not None else []),
+                     strict=False))
+    same = [(a, b) for a, b in pairs if a.kind == b.kind and a is not b]
+    if not same:
+        return []
+    a, b = same[0]
+    where = f"{a.value:.4f} and {b.value:.4f}" if b.value > a.value else \
+        f"{a.value:.4f} and {b.value:.4f} (around the period)"
+    how = ("its exact Fourier series resolves no stationary point where the gradient "
+           "stays within its rounding" if engine == "spectral" else
+           "sign changes of the gradient on a grid miss those closer than it resolves")
+    return [f"{len(same)} pair(s) of neighbouring stationary points of one kind (the "
+            f"first: {a.kind} at {where}): minima and maxima of a smooth loss alternate, "
+            "so the loss is flat to rounding between them (a plateau, not listed) or "
+            f"points between them are missing ({how})"]
 
 
 GRADIENT_NOISE = 1e-10  # of the largest |gradient| on the grid: below it, rounding
+REFINE_LEVELS = 40  # halvings of an interval whose gradient may cross zero unseen
+MAX_REFINE = 16 * 1024  # gradients spent on them, at most
+_MODEL_POINTS = np.linspace(0.0, 1.0, 17)  # where the cubic model is looked at
 
 
 def _sign_changes(engine: Engine, base: Array, j: int, grid: Array, grad: Array,
-                  periodic: bool) -> list[float]:
-    """Every sign change of the gradient between grid points, refined on its bracket."""
+                  curvature: Array, periodic: bool) -> tuple[list[float], bool]:
+    """Every sign change of the gradient between grid points, refined on its bracket,
+    with those that intervals hide between their samples (:func:`_settled_intervals`);
+    and whether every interval was settled within :data:`MAX_REFINE` gradients."""
 
     def derivative(v: float) -> float:
-        point = base.copy()
-        point[j] = v
-        return float(engine.loss_and_grad(point[None, :])[1][0, j])
+        return float(_gradient(engine, base, j, np.array([v]))[0])
 
-    xs, gs = grid, grad
+    xs, gs, cs = grid, grad, curvature
     if periodic:  # close the loop: the last sample's successor is the first + period
         xs = np.append(grid, grid[0] + (grid[-1] - grid[0]) + (grid[1] - grid[0]))
-        gs = np.append(grad, grad[0])
-    roots = []
+        gs, cs = np.append(grad, grad[0]), np.append(curvature, curvature[0])
     # a change of sign between two gradients at the rounding floor is noise, not a point
     floor = GRADIENT_NOISE * float(np.max(np.abs(gs))) if len(gs) else 0.0
-    for i in range(len(xs) - 1):
-        a, b = gs[i], gs[i + 1]
+    intervals, settled = _settled_intervals(lambda v: _slopes(engine, base, j, v), xs, gs,
+                                            cs, floor)
+    roots = []
+    for low, high, a, b in intervals:
         if max(abs(a), abs(b)) <= floor:
             continue
         if a == 0:
-            roots.append(float(xs[i]))
+            roots.append(low)
         elif a * b < 0:
             try:
-                roots.append(bracketed_root(derivative, float(xs[i]), float(xs[i + 1])))
+                roots.append(bracketed_root(derivative, low, high))
             except ValueError:  # the change of sign does not reproduce: rounding noise of a
-                continue        # gradient at its floor (and the period's wrap-around)
-    return roots
+                # gradient at its floor, or a root on the period's end, where the gradient
+                # a period on rounds to the other sign (it is at the floor there)
+                if min(abs(a), abs(b)) <= floor and periodic and high == xs[-1]:
+                    roots.append(float(xs[0]))
+    return sorted(roots), settled
+
+
+def _settled_intervals(slopes: Callable[[Array], tuple[Array, Array]], xs: Array, gs: Array,
+                       cs: Array, floor: float
+                       ) -> tuple[list[tuple[float, float, float, float]], bool]:
+    """The grid's intervals ``(low, high, g(low), g(high))``, those that may hide roots
+    halved until they show them.
+
+    Between two samples the gradient is modelled by the cubic that matches its values
+    and slopes (the curvature) at both ends. An interval is open while that cubic
+    crosses zero more often than the ends' signs say (a pair of roots hidden beside a
+    sign change, or between ends of one sign), or, with ends of one sign, comes within
+    a quarter of the smaller end's ``|g|`` of zero (a dip whose bottom the model does
+    not pin down); it is halved, at most :data:`REFINE_LEVELS` times, until the samples
+    show the crossings or the model (ever closer to the gradient on shorter intervals)
+    shows none. Returns the intervals and whether all of them were settled within
+    :data:`MAX_REFINE` gradients.
+    """
+    a, b, ga, gb, ca, cb = xs[:-1], xs[1:], gs[:-1], gs[1:], cs[:-1], cs[1:]
+    out: list[tuple[float, float, float, float]] = []
+    spent = 0
+    settled = True
+    for _ in range(REFINE_LEVELS + 1):
+        open_ = (_may_hide_roots(a, b, ga, gb, ca, cb, floor)
+                 & (b - a > 1e-12 * np.maximum(1.0, np.abs(a))))
+        if np.count_nonzero(open_) + spent > MAX_REFINE:
+            settled = False
+            open_[:] = False
+        done = ~open_
+        out.extend(zip(a[done].tolist(), b[done].tolist(), ga[done].tolist(),
+                       gb[done].tolist(), strict=True))
+        a, b, ga, gb, ca, cb = (v[open_] for v in (a, b, ga, gb, ca, cb))
+        if len(a) == 0:
+            break
+        middle = 0.5 * (a + b)
+        gm, cm = slopes(middle)
+        spent += len(middle)
+        a, b = np.concatenate([a, middle]), np.concatenate([middle, b])
+        ga, gb = np.concatenate([ga, gm]), np.concatenate([gm, gb])
+        ca, cb = np.concatenate([ca, cm]), np.concatenate([cm, cb])
+    else:
+        out.extend(zip(a.tolist(), b.tolist(), ga.tolist(), gb.tolist(), strict=True))
+    return out, settled
+
+
+def _may_hide_roots(a: Array, b: Array, ga: Array, gb: Array, ca: Array, cb: Array,
+                    floor: float) -> NDArray[np.bool_]:
+    """Whether the cubic through the ends' gradients and curvatures crosses zero more
+    often than the ends' signs show, or dips toward zero between ends of one sign."""
+    t = _MODEL_POINTS
+    h = (b - a)[:, None]
+    model = (ga[:, None] * (2 * t**3 - 3 * t**2 + 1) + (h * ca[:, None]) * (t**3 - 2 * t**2 + t)
+             + gb[:, None] * (3 * t**2 - 2 * t**3) + (h * cb[:, None]) * (t**3 - t**2))
+    with np.errstate(invalid="ignore"):
+        crossings = np.count_nonzero(np.sign(model[:, :-1]) * np.sign(model[:, 1:]) < 0,
+                                     axis=1)
+    change = np.sign(ga) * np.sign(gb) < 0
+    least = np.minimum(np.abs(ga), np.abs(gb))
+    dip = ~change & (np.min(np.abs(model), axis=1) < 0.25 * least)
+    loud = np.maximum(np.abs(ga), np.abs(gb)) > floor
+    return loud & np.isfinite(model).all(axis=1) & ((crossings > change) | dip)
 
 
 def _classify_point(engine: Engine, base: Array, j: int, value: float, spacing: float
                     ) -> tuple[str, float, float]:
-    """Kind from the loss on both sides (robust at kinks), loss and curvature there."""
+    """Kind from the loss on both sides (robust at kinks), loss and curvature there;
+    ``spacing``: the probes stay within a quarter of it. Where the loss on both sides
+    is equal to the centre's to rounding (probes that close to a smooth extremum), the
+    sign of the curvature tells."""
     h = min(1e-4, spacing / 4)
     probes = np.repeat(base[None, :], 3, axis=0)
     probes[:, j] = [value - h, value, value + h]
     loss, _, curv = engine.loss_grad_curv(probes)
+    rounding = 64 * np.finfo(float).eps * float(np.max(np.abs(loss)))
     if loss[0] > loss[1] and loss[2] > loss[1]:
         kind = "minimum"
     elif loss[0] < loss[1] and loss[2] < loss[1]:
         kind = "maximum"
+    elif max(abs(loss[0] - loss[1]), abs(loss[2] - loss[1])) <= rounding and curv[1, j] != 0:
+        kind = "minimum" if curv[1, j] > 0 else "maximum"
     else:
         kind = "inflection"
     return kind, float(loss[1]), float(curv[1, j])

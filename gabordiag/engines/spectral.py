@@ -20,6 +20,7 @@ the target, so ``rmse`` and its gradient stay accurate where they are smallest.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -49,6 +50,7 @@ ComplexArray = NDArray[np.complex128]
 _TAIL_TOL = 1e-13  # the coefficient tail must fall below this fraction of the largest
 _FIRST_SAMPLES = 256
 _MAX_SAMPLES = 8192
+_PROBES = 8  # points between two close roots that may show them apart
 _SLOPE_BLOCK = 1 << 16  # angles per evaluation there (the series' tables are modes wide)
 
 
@@ -290,12 +292,22 @@ class SpectralEngine:
         until each piece holds one; an interval still open at ``1e-13`` of the period
         has ``f`` and ``f'`` at the rounding level there, a double root (a flat
         inflection), reported once. Both tests allow for the rounding of the
-        evaluations: ``eps (N + 8)`` times the largest value each evaluated term can
-        take, times 4. The cost is one evaluation of ``O(N)`` for each of the ``8 N``
-        grid points, then a few per root; it grows like ``N^2`` flops in ``O(sqrt N)``
-        vector operations per pass. The target is one of the roots (``mse == 0``). A
-        flat landscape (``m`` constant) has no isolated stationary points: the result
-        is empty.
+        evaluations, bounded at each angle (:meth:`_local_rounding`): ``eps (N + 8)``
+        times the largest value each evaluated term of ``h`` can take, times 4, times
+        the factors ``1 - cos`` and its derivatives there, which vanish at the target:
+        near it ``m'`` is as precise as it is small, and a minimum there flat to fourth
+        order (``--gamma 100``: the kernel's derivative vanishes at the target) is
+        settled within ``1e-9`` of it. The search runs over ``theta* +- period / 2``,
+        so that ``theta - theta*`` is exact around the target. A root is reported once
+        (:func:`~gabordiag.engines.series.periodic_roots` takes one per monotone
+        stretch), and roots closer than the first grid's spacing between which ``m'``
+        never rises above its rounding are one (:meth:`_merge_unresolved`). The cost
+        is one evaluation of ``O(N)`` for each of the ``8 N`` grid points, then a few
+        per root; it grows like ``N^2`` flops in ``O(sqrt N)`` vector operations per
+        pass. The target is one of the roots (``mse == 0``). A flat landscape (``m``
+        constant) has no isolated stationary points: the result is empty; over a
+        stretch where ``m'`` stays within its rounding (a plateau of the loss) the
+        series resolves no point either.
 
         Returns
         -------
@@ -313,9 +325,9 @@ class SpectralEngine:
         magnitude = np.abs(c)
         if float(np.sum(w * magnitude)) == 0.0:  # |f| <= sum w |c_n| = 0: m is constant
             return np.empty(0)
-        bounds = RootBounds(slope=float(np.sum(w**2 * magnitude)),
-                            curvature=float(np.sum(w**3 * magnitude)),
-                            **self._rounding())
+        lip, lip2 = float(np.sum(w**2 * magnitude)), float(np.sum(w**3 * magnitude))
+        local = self._local_rounding(lip, lip2)
+        bounds = RootBounds(slope=lip, curvature=lip2, **self._rounding(), local=local)
 
         def derivatives(theta: Array) -> tuple[Array, Array]:
             _, dm, d2m = self.mse_derivatives(theta, order=2)
@@ -327,24 +339,101 @@ class SpectralEngine:
             return np.concatenate([self.mse_derivatives(theta[i:i + _SLOPE_BLOCK], order=1)[1]
                                    for i in range(0, len(theta), _SLOPE_BLOCK)])
 
-        roots = periodic_roots(derivatives, slope, self.center, self.period,
-                               max(64, 8 * self.n_modes), bounds)
-        return self._unique(roots)
+        # the target in the middle of the search, where theta - theta* is exact
+        size = max(64, 8 * self.n_modes)
+        roots = periodic_roots(derivatives, slope, self.center - 0.5 * self.period,
+                               self.period, size, bounds)
+        return self._merge_unresolved(self._unique(roots), slope, local,
+                                      self.period / size)
+
+    def _series_rounding(self) -> list[float]:
+        """Bounds on the rounding error of one evaluation of ``h``, ``h'``, ``h''``:
+        the terms ``(n omega)^r C_n z^n`` each carry a relative error of about ``(n +
+        8) eps`` (the powers of ``z`` and the sums); a factor 4 covers the rest."""
+        modes = np.arange(self.n_modes)
+        weight = 4 * np.finfo(float).eps * (modes + 8) * np.abs(self._coefficients)
+        return [float(np.sum(weight * (self.omega * modes) ** r)) for r in range(3)]
 
     def _rounding(self) -> dict[str, float]:
         """Bounds on the rounding error of one evaluation of ``m'`` and ``m''``.
 
         They are evaluated as ``(1 - cos)' h + (1 - cos) h'`` (and the next
-        derivative) from the series of ``h``, whose terms ``(n omega)^r C_n z^n`` each
-        carry a relative error of about ``(n + 8) eps`` (the powers of ``z`` and the
-        sums); ``|1 - cos| <= 2``, ``|(1 - cos)'| <= omega``, ``|(1 - cos)''| <=
-        omega^2``. A factor 4 covers the rest.
+        derivative) from the series of ``h`` (:meth:`_series_rounding`); ``|1 - cos| <=
+        2``, ``|(1 - cos)'| <= omega``, ``|(1 - cos)''| <= omega^2``.
         """
-        modes = np.arange(self.n_modes)
-        weight = 4 * np.finfo(float).eps * (modes + 8) * np.abs(self._coefficients)
-        h = [float(np.sum(weight * (self.omega * modes) ** r)) for r in range(3)]
+        h = self._series_rounding()
         return {"noise": self.omega * h[0] + 2 * h[1],
                 "slope_noise": self.omega**2 * h[0] + 2 * self.omega * h[1] + 2 * h[2]}
+
+    def _local_rounding(self, slope: float, curvature: float
+                        ) -> Callable[[Array], tuple[Array, Array]]:
+        """The bounds of :meth:`_rounding` at each angle: the factors ``1 - cos``,
+        ``(1 - cos)'`` and ``(1 - cos)''`` at the angle instead of their largest values.
+
+        Near the target ``1 - cos`` and its slope vanish, and so does the rounding of
+        ``m'``: a minimum there flat to fourth order (a line-thin envelope through pixel
+        centres, ``--gamma 100``) is then told apart from the rounding a few
+        ``1e-9`` from the target rather than ``1e-5``. The angle ``delta = theta -
+        theta*`` itself is rounded (relative ``eps``, times 4 for the half angle and
+        its sine): that moves ``m'`` by at most ``slope`` (``|m''|``'s bound) times the
+        shift, and ``m''`` by ``curvature`` times it.
+        """
+        h0, h1, h2 = self._series_rounding()
+        omega, eps = self.omega, np.finfo(float).eps
+
+        def local(theta: Array) -> tuple[Array, Array]:
+            sh, ch = self._half_angle(theta)
+            factor, slope_factor, curvature_factor = one_minus_cos(sh, ch, omega, 2)
+            shift = 4 * eps * np.abs(theta - self.center)
+            noise = np.abs(slope_factor) * h0 + factor * h1 + slope * shift
+            slope_noise = (np.abs(curvature_factor) * h0 + 2 * np.abs(slope_factor) * h1
+                           + factor * h2 + curvature * shift)
+            return noise, slope_noise
+
+        return local
+
+    def _merge_unresolved(self, angles: Array, slope: Callable[[Array], Array],
+                          local: Callable[[Array], tuple[Array, Array]],
+                          spacing: float) -> Array:
+        """Neighbouring roots that the rounding does not tell apart, as one.
+
+        Two roots closer than the search's first grid ``spacing`` are distinct only if
+        ``m'`` rises above its rounding between them; where it stays within it at every
+        one of :data:`_PROBES` points between them they are one root to working
+        precision (the few points a multiple root, such as a minimum flat to fourth
+        order, leaves around itself, within its rounding). The target stands for its
+        group, else the root where ``|m'|`` is least.
+        """
+        count = len(angles)
+        if count < 2:
+            return angles
+        following = np.append(angles[1:], angles[0] + self.period)
+        gap = following - angles
+        close = np.nonzero(gap < spacing)[0]
+        if len(close) == 0:
+            return angles
+        probes = (angles[close, None] + gap[close, None]
+                  * (np.arange(1, _PROBES + 1) / (_PROBES + 1))).ravel()
+        values = slope(probes)
+        noise = local(probes)[0]
+        apart = np.ones(count, dtype=bool)  # root i and root i + 1 (around) are distinct
+        apart[close] = np.any((np.abs(values) > noise).reshape(len(close), _PROBES), axis=1)
+        if np.all(apart):
+            return angles
+        # groups of roots not apart from their successor; start after a distinct pair
+        first = int(np.nonzero(apart)[0][0]) + 1 if np.any(apart) else 0
+        order = np.roll(np.arange(count), -first)
+        group = np.cumsum(np.concatenate([[0], apart[order][:-1]]))
+        at = np.mod(self.center, self.period)
+        values_at = np.abs(slope(angles))
+        keep = []
+        for g in range(int(group[-1]) + 1):
+            members = order[group == g]
+            if np.any(angles[members] == at):
+                keep.append(int(members[angles[members] == at][0]))
+            else:
+                keep.append(int(members[np.argmin(values_at[members])]))
+        return np.sort(angles[keep])
 
     def _unique(self, roots: Array) -> Array:
         """Sorted angles in ``[0, period)``, merged when closer than ``1e-9 period``.

@@ -9,7 +9,7 @@ import typer
 from ..app import app
 from ..common import check_run_outputs, study_of, write_figure, write_table
 from ..options import csv_option, json_flag, plot_option, with_experiment_options
-from ..render import print_json
+from ..render import print_json, print_warning
 
 
 @app.command("landscape")
@@ -85,7 +85,9 @@ def landscape_command(
     if csv is not None:
         write_table(result.to_csv(), csv)
     if json_output:
-        print_json(result.to_dict(), study.warnings)
+        print_json(result.to_dict(), [*study.warnings, *result.warnings])
         return
+    for warning in result.warnings:
+        print_warning(warning)
     from ..views.landscape import render_landscape  # rich, only for text output
     render_landscape(result)
