@@ -26,6 +26,7 @@ from gabordiag.analysis.landscape import Landscape, compute_landscape
 from gabordiag.analysis.landscape import run_landscape as run_landscape_of_study
 from gabordiag.analysis.recover import RecoverResult
 from gabordiag.analysis.recover import recover as recover_study
+from gabordiag.analysis.stability import stability
 from gabordiag.analysis.study import Study
 from gabordiag.config import Config, resolve_config
 from gabordiag.engines.direct import DirectEngine
@@ -766,3 +767,81 @@ def test_sgd_bounds_follow_the_configured_momentum(momentum: float, dampening: f
     bad = recover(replace(cfg, lr=1.1 * bound, theta0=near, steps=600)).verdict.kind
     assert ok in ("converged", "converged-equivalent")
     assert bad not in ("converged", "converged-equivalent")
+
+
+FLAT = {"size": "32", "ksize": "9", "sigma": "2", "lambda": "5", "gamma": "100"}
+FLAT_ARGS = [w for key, value in FLAT.items() for w in (f"--{key}", value)]
+
+
+def test_a_target_flat_to_first_order_has_no_curvature_kink_or_bound() -> None:
+    """gamma 100: the line-thin kernel at pi/4 runs through pixel centres, so it does not
+    change to first order in theta there and the MSE grows like the 4th power of the
+    distance. No curvature, kink slope or lr bound may be derived from rounding."""
+    t, h = math.pi / 4, 1e-5
+    k = gabor(9, t, 2.0, 5.0, 100.0, 0.0)
+    derivative = (gabor(9, t + h, 2.0, 5.0, 100.0, 0.0)
+                  - gabor(9, t - h, 2.0, 5.0, 100.0, 0.0)) / (2 * h)
+    assert np.linalg.norm(derivative) < 1e-6 * np.linalg.norm(k)
+    study = Study(resolve_config(FLAT)[0])
+    mse = study.engine(loss="mse", learn=("theta",))
+    d = 1e-3
+    growth = mse.loss(np.array([[t + 2 * d]]))[0] / mse.loss(np.array([[t + d]]))[0]
+    assert growth > 12  # quartic (16), not quadratic (4)
+
+    stable = stability(study)
+    assert stable.flat
+    assert stable.mse_curvature == 0.0
+    assert stable.kink_slope is None
+    assert stable.bounds.sgd is None
+    # the reference case is not flat: its curvature is the Gauss-Newton value
+    assert not stability(Study(resolve_config({})[0])).flat
+
+
+@pytest.mark.slow
+def test_a_flat_target_is_said_flat_and_not_a_kink_by_landscape_and_remedies() -> None:
+    study = Study(resolve_config(FLAT)[0])
+    mse = study.engine(loss="mse", learn=("theta",))
+    t = math.pi / 4
+    text = " ".join(invoke("landscape", *FLAT_ARGS).out.replace("│", " ").split())
+    assert "flatter than quadratic" in text
+    assert "kink" not in text
+    remedies = invoke("remedies", *FLAT_ARGS, "--starts", "4", "--steps", "50",
+                      "--json").json()
+    ids = {r["id"] for r in remedies["remedies"]}
+    assert not ids & {"mse-safe-lr", "rmse-eps"}
+    assert remedies["facts"]["mse_lr_bound"] is None
+    # rmse = sqrt(mse) ~ sqrt(a) delta^2 there: smooth, curvature 2 sqrt(a), not a kink
+    points = invoke("landscape", *FLAT_ARGS, "--json").json()["stationary_points"]
+    target = next(p for p in points if p["target_equivalent"])
+    d = 1e-4
+    expected = 2 * math.sqrt(mse.loss(np.array([[t + d]]))[0]) / d**2
+    assert target["curvature"] == pytest.approx(expected, rel=1e-3)
+
+
+def test_the_grid_search_keeps_to_its_budget_and_says_what_it_left(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An aliased carrier (lambda 0.001) on the direct engine (l1) has thousands of
+    stationary points; the search spends at most about its budget of gradients and
+    says what it could not do, instead of running for minutes."""
+    from gabordiag.analysis import stationary
+
+    monkeypatch.setattr(stationary, "STATIONARY_SECONDS", 0.5)
+    spent = {"gradients": 0}
+    for name in ("_gradient", "_slopes"):
+        original = getattr(stationary, name)
+
+        def counted(engine, base, j, values, _original=original, _name=name):  # type: ignore[no-untyped-def]
+            spent["gradients"] += len(values) * (2 if _name == "_slopes" else 1)
+            return _original(engine, base, j, values)
+
+        monkeypatch.setattr(stationary, name, counted)
+    cfg = resolve_config({"size": "32", "ksize": "11", "lambda": "0.001", "loss": "l1"})[0]
+    study = Study(cfg)
+    engine = study.engine(learn=("theta",), evaluations=1)
+    assert engine.name == "direct"
+    budget = stationary.gradient_budget(engine)
+    land = run_landscape_of_study(study, points=360).landscape
+    assert land is not None
+    assert len(land.stationary_points) > 100
+    assert spent["gradients"] <= 2 * budget + 4 * stationary.ROOT_GRID
+    assert any("may be missing" in w or "only to within" in w for w in land.warnings)

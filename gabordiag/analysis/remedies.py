@@ -199,7 +199,9 @@ def _facts(study: Study) -> dict[str, Any]:
     study.require_effect()  # else there are no facts: the landscape is flat
     mse = study.variant(loss="mse")
     curvature = stability(mse).mse_curvature
-    return {"mse_curvature": curvature, "mse_lr_bound": 2.0 / curvature,
+    # a minimum flatter than quadratic (curvature 0) bounds no lr
+    return {"mse_curvature": curvature,
+            "mse_lr_bound": 2.0 / curvature if curvature > 0 else None,
             "rmse_slope": math.sqrt(max(curvature, 0.0) / 2.0),
             "n_spurious_minima": len(theta_landscape(mse).spurious_minima())}
 
@@ -209,30 +211,15 @@ def _round(value: float, digits: int = 3) -> float:
     return float(f"{value:.{digits}g}")
 
 
-def _catalogue(study: Study, facts: dict[str, Any]) -> list[Remedy]:
+def _curvature_remedies(study: Study, bound: float, curvature: float,
+                        plain: Callable[..., Callable[[Array], Outcomes]]) -> list[Remedy]:
+    """The remedies set from the curvature at the target: an lr below its bound, and an
+    eps that makes rmse smooth with the configured lr at half its bound."""
     config = study.config
-    bound = facts["mse_lr_bound"]
-    curvature = facts["mse_curvature"]
-    safe_lr = _round(0.5 * bound)  # a value a user types
     lr = config.lr
+    safe_lr = _round(0.5 * bound)  # a value a user types
     eps = _round((lr * curvature / 2.0) ** 2)  # lr half the rmse-eps bound 4 sqrt(eps) / c
-    hold = config.steps // 2
-    decay = 1e-6 ** (1.0 / max(config.steps - hold, 1))
-
-    def plain(changes: dict[str, Any], schedule: Callable[[int], float] | None = None
-              ) -> Callable[[Array], Outcomes]:
-        changed = study.variant(**changes)
-        return lambda starts: _plain(changed, starts, schedule)
-
     entries: list[Remedy] = []
-    if config.loss != "mse":
-        relation = ("below" if lr < bound else f"{lr / bound:.2g} x")
-        entries.append(Remedy(
-            "mse", "MSE instead of " + config.loss,
-            "the MSE gradient vanishes at the minimum, so fixed steps can settle when lr is "
-            f"below 2/curvature = {bound:.3g}; lr {lr:g} is {relation}"
-            + (" it" if lr < bound else " that bound"),
-            {"loss": "mse"}, plain({"loss": "mse"}), {"loss": "mse"}))
     entries.append(Remedy(
         "mse-safe-lr", f"MSE with lr = {safe_lr:.3g} (half the bound)",
         f"below the curvature bound 2/{curvature:.3g} = {bound:.3g} plain descent is a "
@@ -247,6 +234,35 @@ def _catalogue(study: Study, facts: dict[str, Any]) -> list[Remedy]:
             f"eps = {eps:.3g} puts lr {lr:g} at half its bound",
             {"loss": "rmse-eps", "loss_eps": eps},
             plain({"loss": "rmse-eps", "loss_eps": eps}), {"loss": "rmse-eps", "loss_eps": eps}))
+    return entries
+
+
+def _catalogue(study: Study, facts: dict[str, Any]) -> list[Remedy]:
+    config = study.config
+    bound = facts["mse_lr_bound"]
+    curvature = facts["mse_curvature"]
+    lr = config.lr
+    hold = config.steps // 2
+    decay = 1e-6 ** (1.0 / max(config.steps - hold, 1))
+
+    def plain(changes: dict[str, Any], schedule: Callable[[int], float] | None = None
+              ) -> Callable[[Array], Outcomes]:
+        changed = study.variant(**changes)
+        return lambda starts: _plain(changed, starts, schedule)
+
+    entries: list[Remedy] = []
+    if config.loss != "mse":
+        relation = ("" if bound is None else "below" if lr < bound else f"{lr / bound:.2g} x")
+        entries.append(Remedy(
+            "mse", "MSE instead of " + config.loss,
+            "the MSE gradient vanishes at the minimum, so fixed steps can settle "
+            + ("there: the minimum is flatter than quadratic, so no curvature bounds lr"
+               if bound is None else
+               f"when lr is below 2/curvature = {bound:.3g}; lr {lr:g} is {relation}"
+               + (" it" if lr < bound else " that bound")),
+            {"loss": "mse"}, plain({"loss": "mse"}), {"loss": "mse"}))
+    if bound is not None:
+        entries += _curvature_remedies(study, bound, curvature, plain)
     entries.append(Remedy(
         "lr-decay", f"lr constant for {hold} steps, then decayed to 1e-6 x lr",
         f"after the approach, steps shrink by {decay:.4f} per update, so a bounce across a "

@@ -97,6 +97,10 @@ class Stability:
         measured), else ``None``.
     bounds : StableLr
         The stable learning rates (none at a kink).
+    flat : bool
+        The kernel does not change to first order in ``param`` at the target (see
+        :meth:`~gabordiag.core.problem.Problem.flat_at_target`): the minimum is flatter
+        than quadratic, its curvature is 0 and a non-smooth loss has no kink there.
     """
 
     param: str
@@ -106,6 +110,7 @@ class Stability:
     loss_curvature: float | None
     kink_slope: float | None
     bounds: StableLr
+    flat: bool = False
 
     @property
     def mse_lr_bound(self) -> float | None:
@@ -115,7 +120,8 @@ class Stability:
     def to_facts(self) -> dict[str, Any]:
         """The JSON facts (``mse_curvature_at_target``, ``max_stable_lr``, ...)."""
         out: dict[str, Any] = {"mse_curvature_at_target": self.mse_curvature,
-                               "loss_curvature_at_target": self.loss_curvature}
+                               "loss_curvature_at_target": self.loss_curvature,
+                               "flat_at_target": self.flat}
         if self.kink_slope is not None or self.loss_curvature is None:
             out["one_sided_slope"] = self.kink_slope
         out["max_stable_lr"] = self.bounds.to_dict()
@@ -143,6 +149,13 @@ class Stability:
         if not plain:
             return head + "updates at a fixed lr cannot die out near it"
         return head + f"fixed steps of lr x {slope:.3g} = {lr * slope:.3g} rad cannot settle"
+
+    def explain_flat(self) -> str:
+        """Why the target has no curvature (see ``flat``)."""
+        return (f"0: the kernel does not change to first order in {self.param} there (its "
+                "derivative is rounding), so the minimum is flatter than quadratic: the "
+                "gradient vanishes faster than the distance to it and descent slows down "
+                "near it")
 
     def explain_bound(self, lr: float) -> str | None:
         """How ``lr`` compares with the configured SGD bound (``None`` without one)."""
@@ -232,6 +245,10 @@ def _compute(study: Study, param: str) -> Stability:
     sgd: dict[str, Any] = {"momentum": config.momentum, "dampening": config.dampening,
                            "nesterov": config.nesterov}
     target_value = float(point[0, 0])
+    if study.problem(learn=learn).flat_at_target(param):  # the curvature computed is
+        # rounding: it is 0
+        return Stability(param, config.loss, target_value, 0.0, 0.0, None,
+                         max_stable_lr(None, **sgd), flat=True)
     if engine.problem.loss.kinked:
         slope = (math.sqrt(max(mse_curvature, 0.0) / 2.0) if config.loss == "rmse"
                  else _measured_slope(engine, point))

@@ -143,10 +143,13 @@ def _start_panel(land: Any, start: dict[str, Any], angular: bool) -> None:
 def _step_panel(stable: Stability, config: Config) -> None:
     """Curvature at the target and what it means for the configured optimizer."""
     lr = config.lr
-    rows = [("MSE curvature at the target", fmt(stable.mse_curvature))]
     sgd = config.optimizer == "sgd"
     slope = stable.kink_slope
-    if slope is not None:
+    rows = [("MSE curvature at the target", fmt(stable.mse_curvature))]
+    if stable.flat:
+        rows = [("curvature at the target", stable.explain_flat()),
+                ("stable lr", "no curvature bound applies")]
+    elif slope is not None:
         rows.append((f"{config.loss} at the target",
                      f"a kink: one-sided slope ±{fmt(slope)}; the gradient does not vanish"))
         if sgd:
