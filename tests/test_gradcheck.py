@@ -362,6 +362,7 @@ def test_extreme_lambda_correct_derivatives_are_not_failed() -> None:
     assert "some derivatives disagree" not in text
 
 
+@pytest.mark.slow  # a diagnose of an aliased carrier: ~10 s
 def test_extreme_lambda_diagnose_does_not_blame_the_derivative() -> None:
     result = invoke("diagnose", *EXTREME, "--starts", "4", "--steps", "100", "--json")
     assert result.code == 0, result.describe()

@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from ..core.scalar import bracketed_root
 from ..engines.base import Engine
+from ..engines.choice import call_seconds
 from ..engines.spectral import SpectralEngine
 from ..errors import LimitError
 
@@ -107,22 +108,33 @@ def find_stationary_points(engine: Engine, base: Array, j: int, grid: Array, gra
 
 def _classified(engine: Engine, base: Array, j: int, roots: list[float], spacing: float,
                 kinds: dict[float, str] | None = None) -> list[StationaryPoint]:
-    """The points at ``roots``, classified (``kinds``: those known already)."""
+    """The points at ``roots``, classified (``kinds``: those known already), all in one
+    batch of probes (an aliased carrier has ten thousand of them)."""
+    if not roots:
+        return []
     problem = engine.problem
-    points = []
-    for i, value in enumerate(roots):  # probes no further than a quarter of the way to
-        gaps = [abs(value - roots[k]) for k in (i - 1, i + 1) if 0 <= k < len(roots)]
-        near = min([spacing, *gaps])  # the next root (that would change the loss's side)
-        kind, value_loss, value_curv = _classify_point(engine, base, j, value, near)
-        kind = (kinds or {}).get(value, kind)
-        point = base.copy()
-        point[j] = value
-        equivalent = bool(problem.gives_target_kernel(point[None, :])[0])
-        kink = equivalent and problem.loss.kinked
-        points.append(StationaryPoint(value=value, kind=kind, loss=value_loss,
-                                      curvature=None if kink else value_curv,
-                                      target_equivalent=equivalent))
-    return points
+    values = np.asarray(roots, dtype=np.float64)
+    # probes no further than a quarter of the way to the next root (that would change
+    # the loss's side)
+    gaps = np.diff(values)
+    near = np.minimum(spacing, np.minimum(np.append(np.inf, gaps), np.append(gaps, np.inf)))
+    found, losses, curvatures = _classify_points(engine, base, j, values, near)
+    points = np.repeat(base[None, :], len(values), axis=0)
+    points[:, j] = values
+    equivalent = problem.gives_target_kernel(points)
+    # a minimum flatter than quadratic: sqrt of it is smooth (rmse ~ delta^2), no kink
+    kinked = problem.loss.kinked and bool(equivalent.any())
+    flat = kinked and problem.flat_at_target(problem.learn[j])
+    out = []
+    for i, value in enumerate(roots):
+        curvature: float | None = float(curvatures[i])
+        if kinked and equivalent[i]:
+            curvature = (_second_difference(engine, base, j, value, float(near[i])) if flat
+                         else None)
+        out.append(StationaryPoint(value=value, kind=(kinds or {}).get(value, found[i]),
+                                   loss=float(losses[i]), curvature=curvature,
+                                   target_equivalent=bool(equivalent[i])))
+    return out
 
 
 def _confirmed(exact: Engine, base: Array, j: int, roots: list[float], period: float | None
@@ -205,19 +217,22 @@ def _between_like_kinds(engine: Engine, base: Array, j: int, points: list[Statio
     gs = _gradient(engine, base, j, xs).reshape(len(pairs), BETWEEN_SAMPLES)
     xs = xs.reshape(len(pairs), BETWEEN_SAMPLES)
     found: dict[float, str] = {}
+    brackets = []
     for x, g in zip(xs, gs, strict=True):
         changes = np.nonzero(np.sign(g[:-1]) * np.sign(g[1:]) < 0)[0]
-        if len(changes) != 1:
-            continue
-        i = int(changes[0])
-        try:
-            root = bracketed_root(lambda v: float(_gradient(engine, base, j, np.array([v]))[0]),
-                                  float(x[i]), float(x[i + 1]))
-        except ValueError:  # does not reproduce: noise
+        if len(changes) == 1:
+            i = int(changes[0])
+            brackets.append((float(x[i]), float(x[i + 1]), float(g[i])))
+    if not brackets:
+        return found
+    lows, highs, before = (np.array(v) for v in zip(*brackets, strict=True))
+    for root, g in zip(_bracketed_roots(engine, base, j, lows, highs)[0], before,
+                       strict=True):
+        if not np.isfinite(root):  # does not reproduce: noise
             continue
         if period is not None and root >= low + period:  # around the period: back into
             root -= period                                 # the span
-        found[root] = "minimum" if g[i] < 0 else "maximum"
+        found[float(root)] = "minimum" if g < 0 else "maximum"
     return found
 
 
@@ -242,9 +257,13 @@ def _roots(engine: Engine, base: Array, j: int, grid: Array, grad: Array, curvat
         grid = (np.linspace(low, high, ROOT_GRID, endpoint=False) if periodic
                 else np.linspace(low, high, ROOT_GRID))
         grad, curvature = _slopes(engine, base, j, grid)
+    budget = gradient_budget(engine)
+    largest = int(np.clip(budget // 4, len(grid), MAX_ROOT_GRID))
     grid, grad, curvature, resolved = _resolving_grid(engine, base, j, grid, grad, curvature,
-                                                      periodic)
-    roots, settled = _sign_changes(engine, base, j, grid, grad, curvature, periodic)
+                                                      periodic, largest)
+    refine = int(np.clip(budget // 8, 256, MAX_REFINE))
+    roots, settled, located = _sign_changes(engine, base, j, grid, grad, curvature, periodic,
+                                            refine, budget // 4)
     warnings = []
     if not resolved:
         warnings.append(
@@ -254,9 +273,24 @@ def _roots(engine: Engine, base: Array, j: int, grid: Array, grad: Array, curvat
     if not settled:
         warnings.append(
             f"some stretches where the gradient may cross zero more than its samples show "
-            f"were still open after {MAX_REFINE:,} more gradients: stationary points "
+            f"were still open after {refine:,} more gradients: stationary points "
             "there may be missing from the list")
+    if located > 0:
+        warnings.append(
+            f"the {engine.name} engine could locate the {len(roots):,} stationary points "
+            f"only to within {located:.1e} in the time it is given")
     return roots, warnings
+
+
+STATIONARY_SECONDS = 10.0  # estimated time the grid search may spend beyond its samples
+
+
+def gradient_budget(engine: Engine) -> int:
+    """The gradients the grid search may spend: :data:`STATIONARY_SECONDS` of them by
+    the cost model (so that an aliased carrier, thousands of stationary points, cannot
+    run for minutes on the direct engine; deterministic, unlike a clock)."""
+    per = call_seconds(engine.problem, engine.name, 1024) / 1024
+    return int(STATIONARY_SECONDS / max(per, 1e-12))
 
 
 def _slopes(engine: Engine, base: Array, j: int, values: Array) -> tuple[Array, Array]:
@@ -278,10 +312,11 @@ MAX_ROOT_GRID = 16 * 1024  # the densest grid the gradient's sign changes are lo
 
 
 def _resolving_grid(engine: Engine, base: Array, j: int, grid: Array, grad: Array,
-                    curvature: Array, periodic: bool) -> tuple[Array, Array, Array, bool]:
+                    curvature: Array, periodic: bool, largest: int = MAX_ROOT_GRID
+                    ) -> tuple[Array, Array, Array, bool]:
     """The grid, doubled until it holds :data:`SAMPLES_PER_FEATURE` samples per sign
     change or turn (a sign change of the curvature) of the gradient, at most
-    :data:`MAX_ROOT_GRID` samples; its gradient and curvature, and whether it got there.
+    ``largest`` samples; its gradient and curvature, and whether it got there.
     A grid coarser than the gradient's own oscillation shows neither its sign changes
     nor its turns (a line-thin envelope, ``--gamma 300``, makes hundreds per period)."""
     while True:
@@ -295,7 +330,7 @@ def _resolving_grid(engine: Engine, base: Array, j: int, grid: Array, grad: Arra
                                  & (loud[:-1] | loud[1:]))
         if (changes + turns) * SAMPLES_PER_FEATURE <= len(grid):
             return grid, grad, curvature, True
-        if 2 * len(grid) > MAX_ROOT_GRID:
+        if 2 * len(grid) > largest:
             return grid, grad, curvature, False
         step = float(grid[1] - grid[0])
         middle = grid + 0.5 * step if periodic else 0.5 * (grid[:-1] + grid[1:])
@@ -341,13 +376,13 @@ _MODEL_POINTS = np.linspace(0.0, 1.0, 17)  # where the cubic model is looked at
 
 
 def _sign_changes(engine: Engine, base: Array, j: int, grid: Array, grad: Array,
-                  curvature: Array, periodic: bool) -> tuple[list[float], bool]:
-    """Every sign change of the gradient between grid points, refined on its bracket,
-    with those that intervals hide between their samples (:func:`_settled_intervals`);
-    and whether every interval was settled within :data:`MAX_REFINE` gradients."""
-
-    def derivative(v: float) -> float:
-        return float(_gradient(engine, base, j, np.array([v]))[0])
+                  curvature: Array, periodic: bool, refine: int = MAX_REFINE,
+                  locate: int | None = None) -> tuple[list[float], bool, float]:
+    """Every sign change of the gradient between grid points, refined on its bracket
+    (with at most ``locate`` gradients), with those that intervals hide between their
+    samples (:func:`_settled_intervals`, at most ``refine`` gradients); whether every
+    interval was settled, and the widest bracket a root was left in (0: all found to
+    :data:`ROOT_XTOL`)."""
 
     xs, gs, cs = grid, grad, curvature
     if periodic:  # close the loop: the last sample's successor is the first + period
@@ -356,26 +391,91 @@ def _sign_changes(engine: Engine, base: Array, j: int, grid: Array, grad: Array,
     # a change of sign between two gradients at the rounding floor is noise, not a point
     floor = GRADIENT_NOISE * float(np.max(np.abs(gs))) if len(gs) else 0.0
     intervals, settled = _settled_intervals(lambda v: _slopes(engine, base, j, v), xs, gs,
-                                            cs, floor)
+                                            cs, floor, refine)
     roots = []
+    brackets = []
+    located = 0.0
     for low, high, a, b in intervals:
         if max(abs(a), abs(b)) <= floor:
             continue
         if a == 0:
             roots.append(low)
         elif a * b < 0:
-            try:
-                roots.append(bracketed_root(derivative, low, high))
-            except ValueError:  # the change of sign does not reproduce: rounding noise of a
-                # gradient at its floor, or a root on the period's end, where the gradient
-                # a period on rounds to the other sign (it is at the floor there)
-                if min(abs(a), abs(b)) <= floor and periodic and high == xs[-1]:
-                    roots.append(float(xs[0]))
-    return sorted(roots), settled
+            brackets.append((low, high, a, b))
+    if brackets:
+        lows, highs, ga, gb = (np.array(v) for v in zip(*brackets, strict=True))
+        found, located = _bracketed_roots(engine, base, j, lows, highs, ga, gb, locate)
+        roots.extend(found[np.isfinite(found)].tolist())
+        # a change of sign that does not reproduce is rounding noise of a gradient at its
+        # floor, or a root on the period's end, where the gradient a period on rounds to
+        # the other sign (it is at the floor there)
+        lost = ~np.isfinite(found) & (np.minimum(np.abs(ga), np.abs(gb)) <= floor)
+        if periodic and np.any(lost & (highs == xs[-1])):
+            roots.append(float(xs[0]))
+    return sorted(roots), settled, located
+
+
+ROOT_XTOL = 1e-13  # relative: brackets are halved down to this
+
+
+def _bracketed_roots(engine: Engine, base: Array, j: int, lows: Array, highs: Array,
+                     ga: Array | None = None, gb: Array | None = None,
+                     budget: int | None = None) -> tuple[Array, float]:
+    """The gradient's root in each bracket ``[lows, highs]``, all brackets refined at
+    once (one batch of gradients per step, instead of a scalar search per root: an
+    aliased carrier has ten thousand of them) by Illinois false position with a
+    bisection every fourth step; NaN where the gradients at the ends, computed again,
+    do not differ in sign (rounding noise). ``budget`` caps the gradients spent (the
+    ends are then computed again only when that fits in a quarter of it: else ``ga``
+    and ``gb``, the samples' gradients, are taken); the second value is the widest
+    bracket left (0 when every root is found to :data:`ROOT_XTOL`)."""
+    again = budget is None or ga is None or gb is None or 8 * len(lows) <= budget
+    if again:
+        ends = _gradient(engine, base, j, np.concatenate([lows, highs]))
+        fa, fb = ends[:len(lows)], ends[len(lows):]
+    else:
+        assert ga is not None
+        assert gb is not None
+        fa, fb = ga.astype(np.float64), gb.astype(np.float64)
+    a, b = lows.astype(np.float64), highs.astype(np.float64)
+    out = np.full(len(a), np.nan)
+    out[fa == 0], out[(fb == 0) & (fa != 0)] = a[fa == 0], b[(fb == 0) & (fa != 0)]
+    live = np.flatnonzero((fa * fb < 0) & np.isfinite(fa) & np.isfinite(fb))
+    a, b, fa, fb = a[live], b[live], fa[live], fb[live]
+    side = np.zeros(len(a))
+    spent = 2 * len(lows) if again else 0
+    for step in range(200):
+        width = np.abs(b - a)
+        open_ = width > ROOT_XTOL * np.maximum(1.0, np.maximum(np.abs(a), np.abs(b)))
+        if not open_.any() or (budget is not None and spent + open_.sum() > budget):
+            break
+        i = np.flatnonzero(open_)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = (a[i] * fb[i] - b[i] * fa[i]) / (fb[i] - fa[i])
+        inside = (np.minimum(a[i], b[i]) < c) & (c < np.maximum(a[i], b[i]))
+        c = np.where(inside & (step % 4 != 3), c, 0.5 * (a[i] + b[i]))
+        fc = _gradient(engine, base, j, c)
+        spent += len(c)
+        exact = fc == 0
+        cross = ~exact & (fc * fb[i] < 0)  # the root lies between c and b
+        stay = ~exact & ~cross
+        k = i[cross]
+        a[k], fa[k] = b[k], fb[k]
+        b[k], fb[k], side[k] = c[cross], fc[cross], 0.0
+        k = i[stay]
+        b[k], fb[k] = c[stay], fc[stay]
+        fa[k] = np.where(side[k] == -1, fa[k] / 2, fa[k])  # Illinois: halve the stale end
+        side[k] = -1.0
+        k = i[exact]
+        a[k] = b[k] = c[exact]
+    out[live] = b
+    unsettled = np.abs(b - a) > ROOT_XTOL * np.maximum(1.0, np.maximum(np.abs(a), np.abs(b)))
+    left = float(np.max(np.abs(b - a)[unsettled])) if unsettled.any() else 0.0
+    return out, left
 
 
 def _settled_intervals(slopes: Callable[[Array], tuple[Array, Array]], xs: Array, gs: Array,
-                       cs: Array, floor: float
+                       cs: Array, floor: float, refine: int = MAX_REFINE
                        ) -> tuple[list[tuple[float, float, float, float]], bool]:
     """The grid's intervals ``(low, high, g(low), g(high))``, those that may hide roots
     halved until they show them.
@@ -388,7 +488,7 @@ def _settled_intervals(slopes: Callable[[Array], tuple[Array, Array]], xs: Array
     not pin down); it is halved, at most :data:`REFINE_LEVELS` times, until the samples
     show the crossings or the model (ever closer to the gradient on shorter intervals)
     shows none. Returns the intervals and whether all of them were settled within
-    :data:`MAX_REFINE` gradients.
+    ``refine`` gradients.
     """
     a, b, ga, gb, ca, cb = xs[:-1], xs[1:], gs[:-1], gs[1:], cs[:-1], cs[1:]
     out: list[tuple[float, float, float, float]] = []
@@ -397,7 +497,7 @@ def _settled_intervals(slopes: Callable[[Array], tuple[Array, Array]], xs: Array
     for _ in range(REFINE_LEVELS + 1):
         open_ = (_may_hide_roots(a, b, ga, gb, ca, cb, floor)
                  & (b - a > 1e-12 * np.maximum(1.0, np.abs(a))))
-        if np.count_nonzero(open_) + spent > MAX_REFINE:
+        if np.count_nonzero(open_) + spent > refine:
             settled = False
             open_[:] = False
         done = ~open_
@@ -435,26 +535,36 @@ def _may_hide_roots(a: Array, b: Array, ga: Array, gb: Array, ca: Array, cb: Arr
     return loud & np.isfinite(model).all(axis=1) & ((crossings > change) | dip)
 
 
-def _classify_point(engine: Engine, base: Array, j: int, value: float, spacing: float
-                    ) -> tuple[str, float, float]:
-    """Kind from the loss on both sides (robust at kinks), loss and curvature there;
-    ``spacing``: the probes stay within a quarter of it. Where the loss on both sides
-    is equal to the centre's to rounding (probes that close to a smooth extremum), the
-    sign of the curvature tells."""
+def _second_difference(engine: Engine, base: Array, j: int, value: float,
+                       spacing: float) -> float:
+    """The loss's curvature at ``value`` from its values (central second difference)."""
     h = min(1e-4, spacing / 4)
     probes = np.repeat(base[None, :], 3, axis=0)
     probes[:, j] = [value - h, value, value + h]
+    loss = engine.loss(probes)
+    return float((loss[0] + loss[2] - 2 * loss[1]) / (h * h))
+
+
+def _classify_points(engine: Engine, base: Array, j: int, values: Array, spacing: Array
+                     ) -> tuple[list[str], Array, Array]:
+    """Kind from the loss on both sides (robust at kinks), loss and curvature at each
+    value; ``spacing``: the probes stay within a quarter of it. Where the loss on both
+    sides is equal to the centre's to rounding (probes that close to a smooth extremum),
+    the sign of the curvature tells."""
+    h = np.minimum(1e-4, spacing / 4)
+    probes = np.repeat(base[None, :], 3 * len(values), axis=0)
+    probes[:, j] = np.stack([values - h, values, values + h], axis=1).ravel()
     loss, _, curv = engine.loss_grad_curv(probes)
-    rounding = 64 * np.finfo(float).eps * float(np.max(np.abs(loss)))
-    if loss[0] > loss[1] and loss[2] > loss[1]:
-        kind = "minimum"
-    elif loss[0] < loss[1] and loss[2] < loss[1]:
-        kind = "maximum"
-    elif max(abs(loss[0] - loss[1]), abs(loss[2] - loss[1])) <= rounding and curv[1, j] != 0:
-        kind = "minimum" if curv[1, j] > 0 else "maximum"
-    else:
-        kind = "inflection"
-    return kind, float(loss[1]), float(curv[1, j])
+    left, centre, right = loss.reshape(-1, 3).T
+    curvature = curv[:, j].reshape(-1, 3)[:, 1]
+    rounding = 64 * np.finfo(float).eps * np.max(np.abs(loss.reshape(-1, 3)), axis=1)
+    level = np.maximum(np.abs(left - centre), np.abs(right - centre)) <= rounding
+    kinds = np.where((left > centre) & (right > centre), "minimum",
+                     np.where((left < centre) & (right < centre), "maximum",
+                              np.where(level & (curvature > 0), "minimum",
+                                       np.where(level & (curvature < 0), "maximum",
+                                                "inflection"))))
+    return [str(k) for k in kinds], centre, curvature
 
 
 def _mark_global(points: list[StationaryPoint], loss: Array) -> None:
