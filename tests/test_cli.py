@@ -352,6 +352,21 @@ def test_help(capsys, args):
     assert "Usage" in r.out
 
 
+@pytest.mark.parametrize("command", ["recover", "landscape", "basins", "remedies", "diagnose",
+                                     "gradcheck", "kernel", "check", "layer"])
+def test_help_paragraphs_are_wrapped_by_the_terminal_not_the_docstring(
+        monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    """At 80 columns no line of a command's description is a stub left by a docstring's
+    own line break (``start`` / ``at`` / ``-pi/4, ...``)."""
+    monkeypatch.setenv("COLUMNS", "80")
+    out = invoke(command, "--help").out
+    description = out.split("Usage:")[1].split("╭")[0].split("+-")[0]
+    lines = [line.strip() for line in description.splitlines()[1:]]
+    for line, following in zip(lines, lines[1:]):
+        if line and following:  # inside a paragraph: a line the width could not hold
+            assert len(line) + 1 + len(following.split()[0]) > 78, (line, following)
+
+
 ISSUE_FLAGS = ["--image", "--size", "--seed", "--ksize", "--sigma", "--lambda", "--gamma",
                "--psi", "--target-theta", "--theta0", "--learn", "--loss", "--optimizer",
                "--lr", "--momentum", "--nesterov", "--betas", "--alpha", "--eps", "--steps",

@@ -1,5 +1,6 @@
 """The typer application the commands register on (``gabordiag --version`` too)."""
 
+import inspect
 import shutil
 from typing import Annotated, Any, Optional
 
@@ -24,6 +25,7 @@ class _HelpStyle:
 
     params: list[Any]
     rich_markup_mode: Any
+    help: str | None
 
     def get_help_option(self, ctx: Any) -> Any:
         option = super().get_help_option(ctx)  # type: ignore[misc]
@@ -34,14 +36,28 @@ class _HelpStyle:
     def format_help(self, ctx: Any, formatter: Any) -> None:
         for param in self.params:
             _one_default_style(param)
-        if shutil.get_terminal_size((NARROW_HELP, 24)).columns >= NARROW_HELP:
-            super().format_help(ctx, formatter)  # type: ignore[misc]
-            return
-        saved, self.rich_markup_mode = self.rich_markup_mode, None
+        help_text, self.help = self.help, _reflowed(self.help)
         try:
-            super().format_help(ctx, formatter)  # type: ignore[misc]
+            if shutil.get_terminal_size((NARROW_HELP, 24)).columns >= NARROW_HELP:
+                super().format_help(ctx, formatter)  # type: ignore[misc]
+                return
+            saved, self.rich_markup_mode = self.rich_markup_mode, None
+            try:
+                super().format_help(ctx, formatter)  # type: ignore[misc]
+            finally:
+                self.rich_markup_mode = saved
         finally:
-            self.rich_markup_mode = saved
+            self.help = help_text
+
+
+def _reflowed(text: str | None) -> str | None:
+    """The docstring's paragraphs, each on one line, for the terminal to wrap (typer
+    keeps a docstring's line breaks, so a line the terminal wraps leaves a stub)."""
+    if not text:
+        return text
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(p if p.startswith("\b") else " ".join(p.split())
+                       for p in paragraphs)
 
 
 def _one_default_style(param: Any) -> None:
