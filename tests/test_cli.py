@@ -7,6 +7,7 @@ and stderr captured), plus real subprocess calls of the installed entry point.
 from __future__ import annotations
 
 import importlib.metadata
+import itertools
 import json
 import math
 import subprocess
@@ -362,7 +363,7 @@ def test_help_paragraphs_are_wrapped_by_the_terminal_not_the_docstring(
     out = invoke(command, "--help").out
     description = out.split("Usage:")[1].split("╭")[0].split("+-")[0]
     lines = [line.strip() for line in description.splitlines()[1:]]
-    for line, following in zip(lines, lines[1:]):
+    for line, following in itertools.pairwise(lines):
         if line and following:  # inside a paragraph: a line the width could not hold
             assert len(line) + 1 + len(following.split()[0]) > 78, (line, following)
 
@@ -571,3 +572,11 @@ def test_installed_entry_point_error_exit_code(tmp_path):
     assert proc.stderr.count("\n") == 1
     assert "--loss" in proc.stderr
     assert not plot.exists()
+
+
+def test_an_unknown_command_names_the_tool_once(capsys):
+    r = invoke("recoverr")
+    assert r.code == 2
+    assert r.err == "gabordiag: error: No such command 'recoverr'. Did you mean 'recover'?\n"
+    r = invoke("config", "shw")
+    assert r.err.startswith("gabordiag: error: gabordiag config: No such command 'shw'")

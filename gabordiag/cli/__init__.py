@@ -62,7 +62,8 @@ def _run(args: list[str]) -> int:
     except _NO_ARGS_IS_HELP:
         return 2  # a group called without a command: the help is shown, as typer does
     except click_exceptions.UsageError as exc:
-        where = f"{exc.ctx.command_path}: " if exc.ctx else ""
+        # a command's path names it ("gabordiag recover: ..."); the root's is the prefix
+        where = f"{exc.ctx.command_path}: " if exc.ctx and exc.ctx.parent else ""
         print_error(f"{where}{exc.format_message()}")
         return 2
     except terminal.ClosedPipe:
