@@ -823,25 +823,26 @@ def test_the_grid_search_keeps_to_its_budget_and_says_what_it_left(
     """An aliased carrier (lambda 0.001) on the direct engine (l1) has thousands of
     stationary points; the search spends at most about its budget of gradients and
     says what it could not do, instead of running for minutes."""
-    from gabordiag.analysis import stationary
+    from gabordiag.analysis import gridroots, stationary
 
-    monkeypatch.setattr(stationary, "STATIONARY_SECONDS", 0.5)
+    monkeypatch.setattr(gridroots, "STATIONARY_SECONDS", 0.5)
     spent = {"gradients": 0}
-    for name in ("_gradient", "_slopes"):
-        original = getattr(stationary, name)
+    for module, name in ((gridroots, "gradient_along"), (gridroots, "slopes_along"),
+                         (stationary, "gradient_along")):
+        original = getattr(module, name)
 
         def counted(engine, base, j, values, _original=original, _name=name):  # type: ignore[no-untyped-def]
-            spent["gradients"] += len(values) * (2 if _name == "_slopes" else 1)
+            spent["gradients"] += len(values) * (2 if _name == "slopes_along" else 1)
             return _original(engine, base, j, values)
 
-        monkeypatch.setattr(stationary, name, counted)
+        monkeypatch.setattr(module, name, counted)
     cfg = resolve_config({"size": "32", "ksize": "11", "lambda": "0.001", "loss": "l1"})[0]
     study = Study(cfg)
     engine = study.engine(learn=("theta",), evaluations=1)
     assert engine.name == "direct"
-    budget = stationary.gradient_budget(engine)
+    budget = gridroots.gradient_budget(engine)
     land = run_landscape_of_study(study, points=360).landscape
     assert land is not None
     assert len(land.stationary_points) > 100
-    assert spent["gradients"] <= 2 * budget + 4 * stationary.ROOT_GRID
+    assert spent["gradients"] <= 2 * budget + 4 * gridroots.ROOT_GRID
     assert any("may be missing" in w or "only to within" in w for w in land.warnings)
