@@ -96,6 +96,17 @@ class DerivativeCheck:
         """True when the derivative agrees with central differences at every point."""
         return self.result == "pass"
 
+    def record(self, settled: _Settled, point: dict[str, float]) -> bool:
+        """Note what the steps at ``point`` said; whether it was compared there (False:
+        unresolved)."""
+        self.point_results.append(settled.result)
+        self.steps.append(settled.step)
+        if settled.result != "unresolved":
+            return True
+        self.unresolved_points.append({k: float(v) for k, v in point.items()})
+        self.unsettled = min(settled.unsettled, self.unsettled or math.inf)
+        return False
+
     def to_dict(self) -> dict[str, Any]:
         """Plain values, JSON-ready."""
         return {"what": self.what, "param": self.param,
@@ -356,11 +367,7 @@ def _kernel_check(problem: Problem, points: list[dict[str, float]], name: str, e
             return _central_kernel(problem, point, name, step)
 
         settled = _settle(central, analytic, _first_step(name, point[name], eps), atol, rtol)
-        check.point_results.append(settled.result)
-        check.steps.append(settled.step)
-        if settled.result == "unresolved":
-            check.unresolved_points.append({k: float(v) for k, v in point.items()})
-            check.unsettled = min(settled.unsettled, check.unsettled or math.inf)
+        if not check.record(settled, point):
             continue
         numeric = settled.numeric
         error = np.abs(analytic - numeric)
@@ -422,11 +429,7 @@ def _loss_check(engine: DirectEngine, points: list[dict[str, float]], name: str,
         analytic = float(grad[0, j])
         settled = _settle(central, np.asarray(analytic), _first_step(name, point[name], eps),
                           atol, rtol)
-        check.point_results.append(settled.result)
-        check.steps.append(settled.step)
-        if settled.result == "unresolved":
-            check.unresolved_points.append({k: float(v) for k, v in point.items()})
-            check.unsettled = min(settled.unsettled, check.unsettled or math.inf)
+        if not check.record(settled, point):
             continue
         numeric = float(settled.numeric)
         max_abs = max(max_abs, abs(analytic - numeric))

@@ -21,6 +21,7 @@ from ..config.model import Config
 from ..core.kernel import period_label
 from ..descent.runner import UnitVector, run_descents
 from ..descent.verdicts import steps_to_settle
+from ..engines.base import Engine
 from .basins import Outcomes, ViaOutcomes, check_sweep, judge_runs, start_grid, sweep
 from .cost import refuse, remedies_cost
 from .landscape import theta_landscape
@@ -92,6 +93,13 @@ def _plain(study: Study, starts: Array, schedule: Callable[[int], float] | None 
 _BANK_PHASE = (math.sqrt(5) - 1) / 4  # irrational: no bank angle is a grid's target
 
 
+def _judge_by_starts(outcomes: Outcomes, engine: Engine, starts: Array) -> None:
+    """Which runs started on the answer, from ``starts``: where the whole run began,
+    not the bank member that won or the start of a second stage."""
+    outcomes.started_at_answer = [bool(a) for a in
+                                  engine.problem.gives_target_kernel(starts[:, None])]
+
+
 def _multi_start(study: Study, starts: Array, bank: int) -> Outcomes:
     """A bank of ``bank`` angles around each start (evenly over the period); keep the run
     with the lowest final loss.
@@ -120,9 +128,7 @@ def _multi_start(study: Study, starts: Array, bank: int) -> Outcomes:
                       descents.stored_loss[rows, np.arange(descents.n_runs)], np.inf)
     best = members[np.arange(n), np.argmin(finals[members], axis=1)]
     outcomes = judge_runs(descents.subset(best), engine)
-    # a start on the answer is judged by the start, not by the bank member that won
-    outcomes.started_at_answer = [bool(a) for a in
-                                  engine.problem.gives_target_kernel(starts[:, None])]
+    _judge_by_starts(outcomes, engine, starts)
     return outcomes
 
 
@@ -163,9 +169,7 @@ def _coarse_to_fine(study: Study, starts: Array) -> Outcomes:
     engine = study.engine(evaluations=len(starts) * fine_steps)
     second = run_descents(engine, settings, middle[:, None], fine_steps)
     outcomes = judge_runs(second, engine)
-    # a start on the answer is judged by where the whole run began
-    outcomes.started_at_answer = [bool(a) for a in
-                                  engine.problem.gives_target_kernel(starts[:, None])]
+    _judge_by_starts(outcomes, engine, starts)
     steps = outcomes.steps_to_converge
     recovered = np.array([s is not None for s in steps])
     if recovered.any() and first is not None:  # count from the very start, both stages
