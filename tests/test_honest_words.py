@@ -47,6 +47,31 @@ def test_a_config_file_angle_is_warned_about_with_the_key(tmp_path: Path) -> Non
     assert source.warnings[0].startswith(f"{path}: key 'theta0': 30 is read as 30 rad")
 
 
+@pytest.mark.parametrize(("option", "value", "warned"),
+                         [("--lambda", "1.5", True), ("--lambda0", "1.2", True),
+                          ("--lambda", "2", False), ("--lambda0", "5", False)])
+def test_a_wavelength_below_two_pixels_is_warned_about(option: str, value: str,
+                                                       warned: bool) -> None:
+    learn = ["--learn", "lambda"] if option == "--lambda0" else []
+    r = invoke("kernel", "--ksize", "9", *learn, option, value, "--json")
+    assert r.code == 0
+    data = r.json()
+    if warned:
+        assert r.err.startswith(f"gabordiag: warning: {option}: {value} pixels is below 2")
+        assert r.err.count("\n") == 1
+        assert data["warnings"] == [r.err[len("gabordiag: warning: "):].strip()]
+    else:
+        assert r.err == ""
+        assert data["warnings"] == []
+
+
+def test_a_config_file_wavelength_is_warned_about_with_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("lambda = 1.5\n")
+    _, source = resolve_config(config_path=path)
+    assert [w.split(":")[:2] for w in source.warnings] == [[str(path), " key 'lambda'"]]
+
+
 # -- gradcheck says what its numbers are, and never cuts a list silently ------------------
 
 USER = '''

@@ -394,3 +394,46 @@ def test_period_label_is_the_one_name_of_a_period():
     assert period_label(theta_period(0.3)) == "2pi"
     assert period_label(None) is None
     assert period_label(1.0) is None
+
+
+# -- a carrier finer than the pixel grid (lambda < 2) ---------------------------------------
+
+@pytest.mark.parametrize(("lambd", "theta"), [(1.5, 0.0), (1.5, math.radians(30)),
+                                              (1.2, math.radians(45)), (1.9, -0.2)])
+def test_an_aliased_carrier_samples_as_a_longer_wave(lambd, theta):
+    """With a round envelope (gamma 1), a kernel whose carrier has a component beyond half
+    a cycle per pixel equals, sample for sample, the kernel of the aliased wave: the
+    frequency (cos, sin) / lambda less a whole cycle per pixel in x, which is longer."""
+    fx, fy = math.cos(theta) / lambd, math.sin(theta) / lambd
+    assert fx > 0.5  # the x component aliases
+    ax = fx - 1.0
+    alias_lambda, alias_theta = 1 / math.hypot(ax, fy), math.atan2(fy, ax)
+    assert alias_lambda > lambd
+    for psi in (0.0, 0.7):
+        given_ = gabor_kernel(15, sigma=3.0, theta=theta, lambd=lambd, gamma=1.0, psi=psi)
+        alias = gabor_kernel(15, sigma=3.0, theta=alias_theta, lambd=alias_lambda, gamma=1.0,
+                             psi=psi)
+        np.testing.assert_allclose(given_, alias, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("lambd", [1.45, 1.5, 1.8, 1.99])
+def test_the_wavelength_warning_names_the_orientations_that_alias(lambd):
+    """Between sqrt 2 and 2 pixels the warning's angle from the axes is where the larger
+    component of (cos, sin) / lambda passes half a cycle per pixel."""
+    from gabordiag.config.values import wavelength_warning
+
+    text = wavelength_warning(lambd)
+    assert text is not None
+    degrees = float(text.split("within ")[1].split(" deg")[0])
+    inside, outside = math.radians(degrees - 1), math.radians(degrees + 1)
+    assert max(abs(math.cos(inside)), abs(math.sin(inside))) / lambd > 0.5
+    assert max(abs(math.cos(outside)), abs(math.sin(outside))) / lambd < 0.5
+
+
+def test_the_wavelength_warning_is_for_short_wavelengths_only():
+    from gabordiag.config.values import wavelength_warning
+
+    assert "at every orientation" in str(wavelength_warning(1.4))
+    # below sqrt 2 even the diagonal, the orientation furthest from both axes, aliases
+    assert math.cos(PI / 4) / 1.4 > 0.5
+    assert all(wavelength_warning(lam) is None for lam in (2.0, 2.5, 10.0, math.inf))

@@ -20,7 +20,8 @@ from .paths import not_a_regular_file
 
 __all__ = ["GAMMA", "LAMBDA", "MAX_ANGLE", "SIGMA", "angle_warning", "boolean", "callable_spec",
            "channel_pair", "choice", "image_source", "integer", "learned_names", "log_range",
-           "pair_of_unit_numbers", "parameter_name", "parameter_range", "parse_angle", "real"]
+           "pair_of_unit_numbers", "parameter_name", "parameter_range", "parse_angle", "real",
+           "wavelength_warning"]
 
 _NUMBER = r"(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _PI_FORM = re.compile(
@@ -92,6 +93,34 @@ def angle_warning(value: Any, parsed: float) -> str | None:
     shown = str(value).strip()
     return (f"{shown} is read as {parsed:g} rad ({math.degrees(parsed):.6g} deg); if you "
             f"meant degrees, write {shown}deg")
+
+
+def wavelength_warning(parsed: float) -> str | None:
+    """A warning for a carrier wavelength below 2 pixels, or ``None``.
+
+    Sampled at whole pixels, the wave ``cos(2 pi (f . x) + psi)`` with ``f = (cos theta,
+    sin theta) / lambda`` cannot be told from the one at ``f - k`` for any whole ``k``:
+    a component of ``f`` beyond half a cycle per pixel aliases. That happens for some
+    orientation once ``lambda < 2``, and for every one once ``lambda < sqrt 2``.
+
+    Examples
+    --------
+    >>> wavelength_warning(1.5)[:60]
+    '1.5 pixels is below 2, the shortest wavelength a pixel grid '
+    >>> wavelength_warning(2.0) is None, wavelength_warning(math.inf) is None
+    (True, True)
+    """
+    if not math.isfinite(parsed) or parsed >= 2:
+        return None
+    if parsed < math.sqrt(2):
+        where = "at every orientation"
+    else:
+        where = (f"at orientations within {math.degrees(math.acos(parsed / 2)):.0f} deg of "
+                 "the image axes")
+    return (f"{parsed:g} pixels is below 2, the shortest wavelength a pixel grid holds along "
+            f"its axes: "
+            f"{where} the sampled carrier aliases (its samples are those of a longer wave), "
+            "so the kernel does not show the wave its parameters describe")
 
 
 def _number(value: Any) -> float:
