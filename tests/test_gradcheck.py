@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 from conftest import ERROR_PREFIX, gabor, invoke
 
-from gabordiag.analysis.gradcheck import SCHEMA, mismatch_explanations
+from gabordiag.analysis.gradcheck import SCHEMA
+from gabordiag.analysis.mismatch import mismatch_explanations
 from gabordiag.config.choices import PARAM_NAMES
 from gabordiag.core.kernel import gabor_kernel
 from gabordiag.core.user import UserKernel, fd_step, load_callable

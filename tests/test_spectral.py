@@ -14,7 +14,7 @@ from gabordiag.core.images import make_image
 from gabordiag.core.losses import Loss
 from gabordiag.core.problem import Problem
 from gabordiag.engines.direct import DirectEngine
-from gabordiag.engines.series import RootBounds, periodic_roots
+from gabordiag.engines.roots import RootBounds, periodic_roots
 from gabordiag.engines.spectral import SpectralEngine
 from gabordiag.errors import LimitError
 

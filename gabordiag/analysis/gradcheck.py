@@ -30,11 +30,11 @@ from ..config.model import Config
 from ..core.problem import Problem
 from ..engines.direct import DirectEngine
 from .cost import gradcheck_cost, refuse
+from .mismatch import mismatch_explanations, one_explanation
 from .study import Study
 from .usercode import KernelComparison, compare_with_builtin
 
-__all__ = ["DEFINITIONS", "SCHEMA", "DerivativeCheck", "GradcheckResult", "mismatch_explanations",
-           "run_gradcheck"]
+__all__ = ["DEFINITIONS", "SCHEMA", "DerivativeCheck", "GradcheckResult", "run_gradcheck"]
 
 SCHEMA = "gabordiag.gradcheck/1"
 # The error figures, in the words the output and the README use.
@@ -259,51 +259,6 @@ def _settle(central: Callable[[float], Array], analytic: Array, first: float,
     return _Settled("unresolved", *tried[-1], unsettled)
 
 
-def mismatch_explanations(analytic: Array, reference: Array, tol: float = 1e-3
-                          ) -> list[str]:
-    """Every recognisable distortion that turns ``reference`` into ``analytic``: a sign
-    flip, a constant factor, a transposed, mirrored or rotated kernel, a shifted
-    centre. At symmetric angles several can hold at once."""
-    norm = float(np.linalg.norm(reference))
-    if norm == 0:
-        return []
-
-    def close(a: Array, b: Array, scale: float = 1.0) -> bool:
-        return float(np.linalg.norm(a - b)) <= scale * tol * norm
-
-    found = []
-    if close(analytic, -reference):
-        found.append("sign flip: the derivative has the opposite sign")
-    factor = float(np.vdot(analytic, reference) / norm**2)
-    if abs(factor - 1) > tol and abs(factor + 1) > tol and close(analytic, factor * reference):
-        named = {2.0: "2", 0.5: "1/2", math.pi / 180: "pi/180 (degrees vs radians)",
-                 180 / math.pi: "180/pi (degrees vs radians)"}
-        label = next((text for value, text in named.items()
-                      if abs(factor - value) < 1e-3 * abs(value)), f"{factor:.6g}")
-        found.append(f"factor error: the derivative is {label} times the right one")
-    for label, distorted in (("transposed (rows and columns swapped, x and y exchanged)",
-                              reference.T),
-                             ("rotated by 180 degrees (flipped kernel, convolve vs correlate)",
-                              reference[::-1, ::-1]),
-                             ("mirrored left-right (x pointing the other way)",
-                              reference[:, ::-1]),
-                             ("mirrored up-down (y pointing up instead of down)",
-                              reference[::-1, :])):
-        if close(analytic, distorted) and not close(distorted, reference):
-            found.append(f"layout error: the derivative is {label}")
-    k = reference.shape[0]
-    inner = slice(2, k - 2)
-    for dy in range(-2, 3):
-        for dx in range(-2, 3):
-            if (dy, dx) == (0, 0):
-                continue
-            shifted = np.roll(reference, (dy, dx), axis=(0, 1))
-            if close(analytic[inner, inner], shifted[inner, inner], 10.0):
-                found.append(f"wrong centre: the derivative is the right one shifted by "
-                             f"{dy} row(s) and {dx} column(s) (c = ksize // 2?)")
-    return found
-
-
 def run_gradcheck(study: Study, n_random: int = 5, seed: int = 0, eps: float = 1e-6,
                   atol: float = 1e-5, rtol: float = 1e-3) -> GradcheckResult:
     """Check the kernel's and the loss's derivatives against central differences.
@@ -385,7 +340,7 @@ def _kernel_check(problem: Problem, points: list[dict[str, float]], name: str, e
         order = np.argsort(error, axis=None)[::-1][:5]
         check.worst_pixels = [[int(r), int(c)] for r, c in
                               zip(*np.unravel_index(order, error.shape))]
-        check.diagnosis = _consistent(diagnoses)
+        check.diagnosis = one_explanation(diagnoses)
     return check
 
 
@@ -400,16 +355,6 @@ def _conclude(check: DerivativeCheck, max_abs: float, max_rel: float,
                     else "pass")
 
 
-def _consistent(explanations: list[list[str]]) -> str | None:
-    """The explanation that holds at every failing point (at symmetric angles several
-    fit: a transposed theta derivative equals minus the right one at theta = pi/4, so a
-    point that tells them apart decides)."""
-    if not explanations or not all(explanations):
-        return None
-    common = [e for e in explanations[0] if all(e in other for other in explanations[1:])]
-    if common:
-        return common[0]
-    return "no single explanation fits every failing point"
 def _loss_check(engine: DirectEngine, points: list[dict[str, float]], name: str, eps: float,
                 atol: float, rtol: float) -> DerivativeCheck:
     j = PARAM_NAMES.index(name)

@@ -30,11 +30,10 @@ from ..core.losses import Loss
 from ..core.problem import Problem
 from ..errors import LimitError
 from .quadratic import QuadraticEngine
+from .roots import RootBounds, periodic_roots
 from .series import (
-    RootBounds,
     Series,
     one_minus_cos,
-    periodic_roots,
     product_rule,
     root_of_one_minus_cos,
     square_root,
@@ -279,7 +278,7 @@ class SpectralEngine:
     def stationary_angles(self) -> Array:
         """The angles of every stationary point of the MSE over one period, sorted.
 
-        The roots of ``f = m'`` by :func:`~gabordiag.engines.series.periodic_roots`:
+        The roots of ``f = m'`` by :func:`~gabordiag.engines.roots.periodic_roots`:
         ``f`` is a trigonometric polynomial, so ``|f'| <= L1 = sum_n (n omega)^2 |c_n|``
         and ``|f''| <= L2 = sum_n (n omega)^3 |c_n|`` everywhere (``c_n`` the MSE's
         coefficients). Every interval of a grid of ``8 N`` points (``N`` modes) is
@@ -299,7 +298,7 @@ class SpectralEngine:
         order (``--gamma 100``: the kernel's derivative vanishes at the target) is
         settled within ``1e-9`` of it. The search runs over ``theta* +- period / 2``,
         so that ``theta - theta*`` is exact around the target. A root is reported once
-        (:func:`~gabordiag.engines.series.periodic_roots` takes one per monotone
+        (:func:`~gabordiag.engines.roots.periodic_roots` takes one per monotone
         stretch), and roots closer than the first grid's spacing between which ``m'``
         never rises above its rounding are one (:meth:`_merge_unresolved`). The cost
         is one evaluation of ``O(N)`` for each of the ``8 N`` grid points, then a few
