@@ -43,8 +43,8 @@ REQUESTS: dict[str, tuple[str, list[str]]] = {
     "basins": ("100,000 starts x 500 steps (50 million descent steps)",
                ["basins", "--starts", "100000", "--steps", "500", "--loss", "rmse",
                 "--json"]),
-    # the most starts the memory estimate accepts here (35,000 would be refused: the
-    # estimate, ~4.0 GiB, is about twice what such a sweep takes)
+    # a round number just under what the memory estimate accepts here (34,500 starts
+    # are refused; the estimate, ~4.0 GiB, is about twice what such a sweep takes)
     "basins-large": ("34,000 starts x 1000 steps on a 4096x4096 image, ksize 89",
                      ["basins", "--size", "4096", "--ksize", "89", "--starts", "34000",
                       "--steps", "1000", "--loss", "mse", "--lr", "1e-5", "--json"]),

@@ -70,6 +70,13 @@ def test_a_config_file_wavelength_is_warned_about_with_the_key(tmp_path: Path) -
     path.write_text("lambda = 1.5\n")
     _, source = resolve_config(config_path=path)
     assert [w.split(":")[:2] for w in source.warnings] == [[str(path), " key 'lambda'"]]
+    # what the run uses is warned about: not a value an option replaced, nor a start
+    # that is not used (lambda is not learned)
+    path.write_text("lambda = 1.5\nlambda0 = 1.2\n")
+    assert resolve_config({"lambda": "8"}, config_path=path)[1].warnings == ()
+    assert [w.split(":")[:2] for w in resolve_config(
+        {"lambda": "8", "learn": "lambda"}, config_path=path)[1].warnings] == [
+        [str(path), " key 'lambda0'"]]
 
 
 # -- gradcheck says what its numbers are, and never cuts a list silently ------------------

@@ -846,3 +846,52 @@ def test_the_grid_search_keeps_to_its_budget_and_says_what_it_left(
     assert len(land.stationary_points) > 100
     assert spent["gradients"] <= 2 * budget + 4 * gridroots.ROOT_GRID
     assert any("may be missing" in w or "only to within" in w for w in land.warnings)
+
+
+# -- a landscape over lambda that reaches aliased wavelengths -------------------------------
+
+def _lambda_landscape(range_: str, theta: str, *extra: str) -> Any:
+    cfg = resolve_config({"size": "32", "ksize": "9", "sigma": "2", "gamma": "1",
+                          "target-theta": theta, "loss": "mse"})[0]
+    study = Study(cfg)
+    low, high = (float(x) for x in range_.split(","))
+    if extra:  # a 2-D landscape over theta (the range in extra) and lambda
+        t_low, t_high = (float(x) for x in extra[0].split(","))
+        return run_landscape_of_study(study, "theta", "lambda", span=(t_low, t_high),
+                                      span2=(low, high), points=9)
+    return run_landscape_of_study(study, "lambda", span=(low, high), points=61)
+
+
+def test_the_aliased_end_of_a_lambda_range_is_the_loss_of_the_longer_wave() -> None:
+    """At theta = 0 a wavelength of 1.5 pixels samples as 3 (a round envelope, psi 0):
+    the loss at the two ends of the range 1.5..3 is the same, as the warning says."""
+    result = _lambda_landscape("1.5,3", "0")
+    land = result.landscape
+    assert land.grid[0] == 1.5
+    assert land.grid[-1] == 3.0
+    assert land.loss[0] == pytest.approx(land.loss[-1], rel=1e-12)
+    assert len(result.range_warnings) == 1
+    assert result.range_warnings[0].startswith("--range: lambda reaches 1.5 pixels; below 2 ")
+    assert result.warnings[0] == result.range_warnings[0]
+
+
+@pytest.mark.parametrize(("range_", "theta", "theta_range", "onset"), [
+    ("1.40,3", "pi/4", None, math.sqrt(2)),     # the diagonal aliases below sqrt 2
+    ("1.42,3", "pi/4", None, None),
+    ("1.9,3", "0.3", None, 2 * math.cos(0.3)),  # 1.91
+    ("1.92,3", "0.3", None, None),
+    ("1.7,3", "pi/4", "0.5,0.7", 2 * math.cos(0.5)),  # no axis in the theta range: 1.755
+    ("1.8,3", "pi/4", "0.5,0.7", None),
+    ("1.99,3", "pi/4", "1.5,1.6", 2.0),  # pi/2 is in the theta range
+])
+def test_a_lambda_range_is_warned_about_where_its_carrier_aliases(
+        range_: str, theta: str, theta_range: str | None, onset: float | None) -> None:
+    result = _lambda_landscape(range_, theta, *([theta_range] if theta_range else []))
+    if onset is None:
+        assert result.range_warnings == []
+        return
+    option = "--range2" if theta_range else "--range"
+    assert len(result.range_warnings) == 1
+    text = result.range_warnings[0]
+    assert text.startswith(f"{option}: lambda reaches ")
+    assert float(text.split("below ")[1].split(" ")[0]) == pytest.approx(onset, rel=1e-3)

@@ -118,7 +118,7 @@ def test_commands_other_than_layer_import_no_torch(tmp_path: Path) -> None:
             "        ['gradcheck', '--size', '32', '--ksize', '9', '--random', '0', '--json'],\n"
             "        ['kernel', '--ksize', '9', '--json'], ['config', 'show']]\n"
             "for argv in runs:\n"
-            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "    assert main(argv) == 0, argv\n"
             "sys.stderr.write('TORCH:' + str('torch' in sys.modules) + '\\n')")
     err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=tmp_path).stderr
@@ -151,7 +151,7 @@ def test_a_computing_command_imports_only_what_it_uses() -> None:
             "              '--json'],\n"
             "             ['recover', '--size', '32', '--ksize', '9', '--steps', '5',\n"
             "              '--json']):\n"
-            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "    assert main(argv) == 0, argv\n"
             "heavy = sorted(m for m in ('pydantic', 'scipy', 'matplotlib')\n"
             "               if m in sys.modules)\n"
             "sys.stderr.write('HEAVY:' + ','.join(heavy) + '\\n')")

@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # imported where they are needed: most landscapes draw no run
     from ..descent.runner import Trajectory
     from .landscape2d import Landscape2D
 
-__all__ = ["MAX_POINTS", "SCHEMA", "Landscape", "LandscapeResult", "compute_landscape",
-           "run_landscape", "theta_landscape"]
+__all__ = ["MAX_POINTS", "SCHEMA", "Landscape", "LandscapeResult", "aliased_range_warnings",
+           "compute_landscape", "run_landscape", "theta_landscape"]
 
 Array = NDArray[np.float64]
 
@@ -210,11 +210,14 @@ class LandscapeResult:
     landscape: Landscape | None = None
     landscape_2d: Landscape2D | None = None
     trajectory: Trajectory | None = None
+    range_warnings: list[str] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[str]:
-        """What the landscape doubts of its own stationary points, in words."""
-        return list(self.landscape.warnings) if self.landscape is not None else []
+        """Where the range samples aliased kernels, and what the landscape doubts of its
+        own stationary points, in words."""
+        doubts = list(self.landscape.warnings) if self.landscape is not None else []
+        return [*self.range_warnings, *doubts]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python types, JSON-ready (``schema`` gabordiag.landscape/1)."""
@@ -281,6 +284,7 @@ def run_landscape(study: Study, param: str = "theta", param2: str | None = None,
                           trajectory and bool({param, param2} & set(study.config.learn))),
            "--points/--range", "use fewer points, a narrower range, a smaller image or "
            "kernel")
+    aliased = aliased_range_warnings(study, (param, param2), (span, span2))
     if param2 is not None:
         from .landscape2d import compute_landscape_2d
 
@@ -290,7 +294,7 @@ def run_landscape(study: Study, param: str = "theta", param2: str | None = None,
         learned = {param, param2} & set(study.config.learn)
         run = _run_of(study) if trajectory and learned else None
         return LandscapeResult(study.config, name, study.kernel_description(name),
-                               landscape_2d=land2, trajectory=run)
+                               landscape_2d=land2, trajectory=run, range_warnings=aliased)
     if span is None and param == "theta":
         land = theta_landscape(study) if points in (None, DEFAULT_POINTS) else \
             compute_landscape(study, param, None, points or DEFAULT_POINTS)
@@ -299,7 +303,47 @@ def run_landscape(study: Study, param: str = "theta", param2: str | None = None,
     name = study.engine(learn=(param,), evaluations=4 * (points or DEFAULT_POINTS)).name
     run = _run_of(study) if trajectory and param in study.config.learn else None
     return LandscapeResult(study.config, name, study.kernel_description(name),
-                           landscape=land, trajectory=run)
+                           landscape=land, trajectory=run, range_warnings=aliased)
+
+
+def aliased_range_warnings(study: Study, params: tuple[str, str | None],
+                           spans: tuple[tuple[float, float] | None, ...]) -> list[str]:
+    """A warning when a landscape over lambda reaches wavelengths whose sampled carrier
+    aliases at the orientations it uses (those of its theta range, else the target's).
+
+    At orientation ``theta`` the carrier's larger frequency component,
+    ``max(|cos|, |sin|) / lambda``, passes half a cycle per pixel below ``lambda =
+    2 max(|cos theta|, |sin theta|)``: between ``sqrt 2`` (the diagonals) and 2 (the
+    axes).
+    """
+    problem = study.problem()
+    ranges = {name: span if span is not None else problem.default_span(name)
+              for name, span in zip(params, spans, strict=True) if name is not None}
+    if "lambda" not in ranges:
+        return []
+    low = ranges["lambda"][0]
+    if "theta" in ranges:
+        onset = _largest_onset(*ranges["theta"])
+        where = "at some of the orientations sampled"
+    else:
+        theta = study.config.target.theta
+        onset = 2 * max(abs(math.cos(theta)), abs(math.sin(theta)))
+        where = f"at the target's orientation (theta = {theta:.4g})"
+    if low >= onset:
+        return []
+    option = "--range" if params[0] == "lambda" else "--range2"
+    return [f"{option}: lambda reaches {low:.4g} pixels; below {onset:.4g} the carrier "
+            f"aliases {where}: there the loss is that of kernels whose sampled carrier is a "
+            "longer wave"]
+
+
+def _largest_onset(low: float, high: float) -> float:
+    """The largest ``2 max(|cos|, |sin|)`` over ``[low, high]``: 2 when the range holds
+    an axis (a multiple of pi/2), else at an end (the function peaks only on the axes)."""
+    quarter = math.pi / 2
+    if math.floor(high / quarter) >= math.ceil(low / quarter):
+        return 2.0
+    return max(2 * max(abs(math.cos(t)), abs(math.sin(t))) for t in (low, high))
 
 
 def _run_of(study: Study) -> Trajectory:

@@ -221,12 +221,10 @@ ANGLE_KEYS = ("psi", "target-theta", "theta0", "psi0")
 
 def value_warning(key: str, raw: Any, parsed: Any, label: str) -> str | None:
     """A warning about an accepted value that is probably not what was meant."""
-    text = None
     if key in ANGLE_KEYS:
         text = v.angle_warning(raw, parsed)
-    elif key in ("lambda", "lambda0") and parsed is not None:
-        text = v.wavelength_warning(parsed)
-    return f"{label}: {text}" if text else None
+        return f"{label}: {text}" if text else None
+    return None
 
 
 def parse_option(key: str, value: Any) -> Any:

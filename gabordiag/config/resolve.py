@@ -10,6 +10,7 @@ from typing import Any
 from ..errors import ConfigError
 from .files import ConfigSource, load_config
 from .model import PARSERS, Config, canonical_key, parse_option, resolve_values, value_warning
+from .values import wavelength_warning
 
 __all__ = ["resolve_config"]
 
@@ -52,6 +53,7 @@ def resolve_config(overrides: Mapping[str, Any] | None = None,
     source = ConfigSource()
     if config_path is not None:
         values, source = load_config(config_path)
+    from_file = set(values)
     warnings = list(source.warnings)
     for raw_key, value in (overrides or {}).items():
         if value is None:
@@ -70,4 +72,23 @@ def resolve_config(overrides: Mapping[str, Any] | None = None,
                               "gabordiag would import and run; code named in a config file "
                               "runs only with --allow-code (give it if you trust the file), "
                               f"or give --{key} on the command line")
-    return resolve_values(values, base), replace(source, warnings=tuple(warnings))
+    config = resolve_values(values, base)
+
+    def label(key: str) -> str:
+        if key in given:
+            return f"--{key}"
+        return f"{source.path}: key {key!r}" if key in from_file else key
+
+    warnings += [f"{label(key)}: {text}" for key, value in _wavelengths(config)
+                 if (text := wavelength_warning(value))]
+    return config, replace(source, warnings=tuple(warnings))
+
+
+def _wavelengths(config: Config) -> list[tuple[str, float]]:
+    """The carrier wavelengths a run uses, by config key: the target's, and the start
+    when lambda is learned (the resolved values: a file's value that an option
+    replaced, or a start that is not used, is not warned about)."""
+    found = [("lambda", config.lambd)]
+    if "lambda" in config.learn and config.lambda0 is not None:
+        found.append(("lambda0", config.lambda0))
+    return found

@@ -115,12 +115,11 @@ def wavelength_warning(parsed: float) -> str | None:
     if parsed < math.sqrt(2):
         where = "at every orientation"
     else:
-        where = (f"at orientations within {math.degrees(math.acos(parsed / 2)):.0f} deg of "
+        where = (f"at orientations within {math.degrees(math.acos(parsed / 2)):.3g} deg of "
                  "the image axes")
     return (f"{parsed:g} pixels is below 2, the shortest wavelength a pixel grid holds along "
-            f"its axes: "
-            f"{where} the sampled carrier aliases (its samples are those of a longer wave), "
-            "so the kernel does not show the wave its parameters describe")
+            f"its axes: {where} the sampled carrier aliases (its samples there are those of "
+            "a longer wave)")
 
 
 def _number(value: Any) -> float:
