@@ -110,11 +110,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def default_signals() -> None:
+    """In the child: SIGINT and SIGHUP at their defaults, as a terminal gives them (this
+    script run under nohup, or as a background job, ignores them; the CLI rightly keeps
+    an ignored signal ignored)."""
+    for signum in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def signalled(args: list[str], signum: int, cwd: Path) -> Outcome:
     """Run, wait until it has worked 1.5 s of CPU, send ``signum``."""
     start = time.perf_counter()
     proc = subprocess.Popen([*command(), *args], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
     try:
         while cpu_seconds(proc.pid) < 1.5:
             assert proc.poll() is None, f"ended before the signal: {proc.communicate()}"

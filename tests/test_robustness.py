@@ -829,6 +829,14 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def default_signals() -> None:
+    """In the child: SIGINT and SIGHUP at their defaults, as a terminal gives them. A test
+    run under nohup or as a script's background job (which ignore them) must not pass
+    that on: the CLI rightly keeps an ignored signal ignored."""
+    for signum in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def _signal_while_working(args: list[str], signum: int, cwd: Path,
                           working_cpu: float = 1.5) -> tuple[int, str, str]:
     """Start ``gabordiag ARGS``, wait until it has demonstrably been working (``working_cpu``
@@ -836,7 +844,8 @@ def _signal_while_working(args: list[str], signum: int, cwd: Path,
     so that a busy machine does not move the moment), check that it is still running,
     send ``signum``; its exit code, stdout and stderr."""
     proc = subprocess.Popen([sys.executable, "-m", "gabordiag", *args], cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_signals)
     try:
         deadline = time.monotonic() + 60
         while _cpu_seconds(proc.pid) < working_cpu:
@@ -912,12 +921,17 @@ def test_a_signal_while_writing_the_plot_keeps_the_old_file_and_no_temporary(
 
     monkeypatch.setattr(Figure, "savefig", killed_midway)
     paths = _sentinels(tmp_path, "out.png")
-    run = cli("recover", "--steps", "5", "--plot", paths["out.png"], "--size", "32",
-              "--ksize", "5")
+    previous = signal.signal(signum, signal.SIG_DFL)  # as a terminal gives it, not nohup
+    try:
+        run = cli("recover", "--steps", "5", "--plot", paths["out.png"], "--size", "32",
+                  "--ksize", "5")
+        handler_after = signal.getsignal(signum)
+    finally:
+        signal.signal(signum, previous)
     assert run.code == code, run.describe()
     assert run.err == f"{PREFIX} {words}\n", run.describe()
     _assert_untouched(tmp_path, paths)
-    assert signal.getsignal(signum) is signal.SIG_DFL  # the handler was put back
+    assert handler_after is signal.SIG_DFL  # the handler was put back
 
 
 # -- 7. constant image and settings without effect ----------------------------------------
