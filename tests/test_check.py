@@ -316,6 +316,9 @@ def test_a_directory_is_searched_recursively(capsys: pytest.CaptureFixture[str],
     assert Path(data["skipped"][0]) == files["plain"]
     failed = [r["key"] for r in checked["failing.toml"]["results"] if not r["passed"]]
     assert sorted(failed) == ["max_stable_lr_at_most", "verdict"]
+    code, out, err = invoke("check", "suite")  # the table says why plain.toml was skipped
+    assert code == 1, err
+    assert f"{files['plain']}: no [expect] table, skipped" in out
 
     # the passing files alone (a directory and a file) pass
     code, out, err = invoke("check", files["ok"], Path("suite", "sub", "deeper"))

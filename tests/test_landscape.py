@@ -862,6 +862,23 @@ def _lambda_landscape(range_: str, theta: str, *extra: str) -> Any:
     return run_landscape_of_study(study, "lambda", span=(low, high), points=61)
 
 
+def test_a_lambda_range_warning_names_the_option_of_lambda_and_a_default_range() -> None:
+    cfg = resolve_config({"size": "32", "ksize": "9", "sigma": "2", "lambda": "5",
+                          "target-theta": "0", "loss": "mse"})[0]
+    study = Study(cfg)
+    swapped = run_landscape_of_study(study, "lambda", "theta", span=(1.5, 3.0),
+                                     span2=(-0.2, 0.2), points=9)
+    assert swapped.range_warnings[0].startswith("--range: lambda reaches 1.5 pixels; "
+                                                "below 2 ")
+    default = run_landscape_of_study(study, "lambda", points=61)
+    assert default.range_warnings[0].startswith(
+        "--range (default 1.25,20: 0.25x to 4x the target): lambda reaches 1.25 pixels")
+    r = invoke("landscape", "--size", "32", "--ksize", "9", "--sigma", "2", "--lambda", "5",
+               "--param", "lambda", "--points", "61")
+    assert r.code == 0
+    assert r.err.count("gabordiag: warning: --range (default 1.25,20") == 1, r.err
+
+
 def test_the_aliased_end_of_a_lambda_range_is_the_loss_of_the_longer_wave() -> None:
     """At theta = 0 a wavelength of 1.5 pixels samples as 3 (a round envelope, psi 0):
     the loss at the two ends of the range 1.5..3 is the same, as the warning says."""
@@ -883,6 +900,11 @@ def test_the_aliased_end_of_a_lambda_range_is_the_loss_of_the_longer_wave() -> N
     ("1.7,3", "pi/4", "0.5,0.7", 2 * math.cos(0.5)),  # no axis in the theta range: 1.755
     ("1.8,3", "pi/4", "0.5,0.7", None),
     ("1.99,3", "pi/4", "1.5,1.6", 2.0),  # pi/2 is in the theta range
+    ("1.8,3", "1.2", None, 2 * math.sin(1.2)),  # nearer the y axis: 1.864
+    ("1.87,3", "1.2", None, None),
+    ("1.7,3", "pi/4", "-0.7,-0.5", 2 * math.cos(0.5)),  # negative, the high end: 1.755
+    ("1.9,3", "pi/4", "1.0,1.3", 2 * math.sin(1.3)),  # the high end, by its sine: 1.927
+    ("1.93,3", "pi/4", "1.0,1.3", None),
 ])
 def test_a_lambda_range_is_warned_about_where_its_carrier_aliases(
         range_: str, theta: str, theta_range: str | None, onset: float | None) -> None:

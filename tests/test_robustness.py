@@ -927,7 +927,7 @@ def test_a_signal_while_writing_the_plot_keeps_the_old_file_and_no_temporary(
                   "--ksize", "5")
         handler_after = signal.getsignal(signum)
     finally:
-        signal.signal(signum, previous)
+        signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
     assert run.code == code, run.describe()
     assert run.err == f"{PREFIX} {words}\n", run.describe()
     _assert_untouched(tmp_path, paths)

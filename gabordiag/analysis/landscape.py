@@ -316,7 +316,8 @@ def aliased_range_warnings(study: Study, params: tuple[str, str | None],
     2 max(|cos theta|, |sin theta|)``: between ``sqrt 2`` (the diagonals) and 2 (the
     axes).
     """
-    problem = study.problem()
+    names = tuple(name for name in params if name is not None)
+    problem = study.problem(learn=names)  # the landscape's own (its theta period)
     ranges = {name: span if span is not None else problem.default_span(name)
               for name, span in zip(params, spans, strict=True) if name is not None}
     if "lambda" not in ranges:
@@ -332,9 +333,11 @@ def aliased_range_warnings(study: Study, params: tuple[str, str | None],
     if low >= onset:
         return []
     option = "--range" if params[0] == "lambda" else "--range2"
+    if spans[params.index("lambda")] is None:
+        option += f" (default {low:.4g},{ranges['lambda'][1]:.4g}: 0.25x to 4x the target)"
     return [f"{option}: lambda reaches {low:.4g} pixels; below {onset:.4g} the carrier "
             f"aliases {where}: there the loss is that of kernels whose sampled carrier is a "
-            "longer wave"]
+            "longer wave (at another orientation, off the axes)"]
 
 
 def _largest_onset(low: float, high: float) -> float:
