@@ -24,13 +24,14 @@ same numbers before their speeds are compared. Where a landscape ratio falls sho
 its goal, the script also times the interpreter importing numpy, the least any command
 can take, next to what the goal would need.
 
-Then every other command of the README on the reference case, ``gabordiag --help`` and
+Then every other command of the README on each parameter set (the CPU-time goals on the
+reference case), ``gabordiag --help`` and
 ``gabordiag recover --help`` against a bare two-command typer app's ``--help``
 (``bare_typer_app.py``; ratios taken run by run, the two commands alternating), and
 whether printing help imports numpy, scipy or matplotlib. The goals of issue 14 are
 printed next to each ratio.
 
-Run: ``python benchmarks/bench_cli.py`` (about 10 minutes, torch takes most; ``--quick``
+Run: ``python benchmarks/bench_cli.py`` (about 17 minutes, torch takes most; ``--quick``
 for a smoke run with fewer runs and torch work extrapolated from fewer points).
 """
 
@@ -348,6 +349,29 @@ def compile_bytecode() -> str:
     return f"compiled ({done.stdout.strip() or done.stderr.strip()[-200:]})"
 
 
+def time_commands(name: str, runs: int, summary: list[tuple[str, str, str]]) -> None:
+    """Every command of the README with its defaults (the reference case, with the CPU
+    goals of issue 14) or on parameter set ``name`` (the set's options added; ``check``
+    reads its own files, so it runs on the reference only)."""
+    reference = name == "reference"
+    options = [] if reference else SETS[name][0]
+    print(f"== every command of the README on the {name} set"
+          + (" (the defaults)" if reference else f" ({' '.join(options)})") + ", --json")
+    print(f"  {'command':<16} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9}   goal")
+    for label, argv_tail, cpu_goal in COMMANDS:
+        if not reference and argv_tail[0] == "check":
+            continue
+        timing = time_command(gabordiag(*argv_tail, *options), runs)
+        target = ""
+        if cpu_goal is not None and reference:
+            target = f"CPU <= {cpu_goal:g} s: {goal(timing.cpu <= cpu_goal)}"
+            summary.append((f"{label} CPU", f"{timing.cpu:.3f} s",
+                            f"<= {cpu_goal:g} s {goal(timing.cpu <= cpu_goal)}"))
+        print(f"  {label:<16} {timing.wall:8.3f} {timing.cpu:8.3f} "
+              f"{timing.peak_mib:9.0f}   {target}")
+    print()
+
+
 _FLOOR: float | None = None
 
 
@@ -516,18 +540,8 @@ def main() -> None:
         print()
 
     if not args.skip_commands:
-        print("== every command of the README on the reference case (defaults), --json")
-        print(f"  {'command':<16} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9}   goal")
-        for label, argv_tail, cpu_goal in COMMANDS:
-            timing = time_command(gabordiag(*argv_tail), args.runs)
-            target = ""
-            if cpu_goal is not None:
-                target = f"CPU <= {cpu_goal:g} s: {goal(timing.cpu <= cpu_goal)}"
-                summary.append((f"{label} CPU", f"{timing.cpu:.3f} s",
-                                f"<= {cpu_goal:g} s {goal(timing.cpu <= cpu_goal)}"))
-            print(f"  {label:<16} {timing.wall:8.3f} {timing.cpu:8.3f} "
-                  f"{timing.peak_mib:9.0f}   {target}")
-        print()
+        for name in ["reference", *(s for s in sets if s != "reference")]:
+            time_commands(name, args.runs, summary)
 
         print("== help, against a bare two-command typer app's --help (A/B alternating, "
               "ratios run by run)")
