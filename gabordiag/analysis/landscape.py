@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..config.model import Config
-from ..core.kernel import period_label
+from ..core.kernel import aliasing_onset, period_label
 from ..engines.base import Engine
 from ..engines.spectral import SpectralEngine
 from ..errors import ConfigError, LimitError
@@ -309,13 +309,8 @@ def run_landscape(study: Study, param: str = "theta", param2: str | None = None,
 def aliased_range_warnings(study: Study, params: tuple[str, str | None],
                            spans: tuple[tuple[float, float] | None, ...]) -> list[str]:
     """A warning when a landscape over lambda reaches wavelengths whose sampled carrier
-    aliases at the orientations it uses (those of its theta range, else the target's).
-
-    At orientation ``theta`` the carrier's larger frequency component,
-    ``max(|cos|, |sin|) / lambda``, passes half a cycle per pixel below ``lambda =
-    2 max(|cos theta|, |sin theta|)``: between ``sqrt 2`` (the diagonals) and 2 (the
-    axes).
-    """
+    aliases at the orientations it uses (those of its theta range, else the target's;
+    :func:`~gabordiag.core.kernel.aliasing_onset`)."""
     names = tuple(name for name in params if name is not None)
     problem = study.problem(learn=names)  # the landscape's own (its theta period)
     ranges = {name: span if span is not None else problem.default_span(name)
@@ -328,7 +323,7 @@ def aliased_range_warnings(study: Study, params: tuple[str, str | None],
         where = "at some of the orientations sampled"
     else:
         theta = study.config.target.theta
-        onset = 2 * max(abs(math.cos(theta)), abs(math.sin(theta)))
+        onset = aliasing_onset(theta)
         where = f"at the target's orientation (theta = {theta:.4g})"
     if low >= onset:
         return []
@@ -341,12 +336,12 @@ def aliased_range_warnings(study: Study, params: tuple[str, str | None],
 
 
 def _largest_onset(low: float, high: float) -> float:
-    """The largest ``2 max(|cos|, |sin|)`` over ``[low, high]``: 2 when the range holds
-    an axis (a multiple of pi/2), else at an end (the function peaks only on the axes)."""
+    """The largest aliasing onset over ``[low, high]``: 2 when the range holds an axis (a
+    multiple of pi/2), else at an end (between two axes it falls, then rises)."""
     quarter = math.pi / 2
     if math.floor(high / quarter) >= math.ceil(low / quarter):
         return 2.0
-    return max(2 * max(abs(math.cos(t)), abs(math.sin(t))) for t in (low, high))
+    return max(aliasing_onset(low), aliasing_onset(high))
 
 
 def _run_of(study: Study) -> Trajectory:

@@ -24,6 +24,7 @@ from ..config.params import PARAM_NAMES
 
 __all__ = [
     "PERIOD_LABELS",
+    "aliasing_onset",
     "gabor_kernel",
     "gabor_kernels",
     "kernel_derivatives",
@@ -43,6 +44,14 @@ def theta_period(psi: float) -> float:
     ``cos(-a + psi) == cos(a + psi)`` for all ``a`` only when ``sin(psi) == 0``.
     """
     return math.pi if abs(math.sin(psi)) < 1e-12 else 2 * math.pi
+
+
+def aliasing_onset(theta: float) -> float:
+    """The wavelength below which the carrier at orientation ``theta`` aliases on the
+    pixel grid: ``2 max(|cos theta|, |sin theta|)``, where its larger frequency component
+    ``max(|cos|, |sin|) / lambda`` passes half a cycle per pixel (2 on the axes, sqrt 2 on
+    the diagonals)."""
+    return 2 * max(abs(math.cos(theta)), abs(math.sin(theta)))
 
 
 def period_label(period: float | None) -> str | None:
