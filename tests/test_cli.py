@@ -580,3 +580,25 @@ def test_an_unknown_command_names_the_tool_once(capsys):
     assert r.err == "gabordiag: error: No such command 'recoverr'. Did you mean 'recover'?\n"
     r = invoke("config", "shw")
     assert r.err.startswith("gabordiag: error: gabordiag config: No such command 'shw'")
+
+
+@pytest.mark.parametrize("command", ["recover", "landscape"])
+def test_paths_with_brackets_are_shown_as_given(tmp_path, monkeypatch, command):
+    """rich read "[x]" in a path as markup and dropped it from the text output."""
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "run[x]"
+    folder.mkdir()
+    np.save(folder / "a.npy", np.random.default_rng(0).random((40, 40)))
+    (folder / "ker.py").write_text(
+        "from gabordiag import gabor_kernel\n\n"
+        "def k(ksize, sigma, theta, lambd, gamma, psi):\n"
+        "    return gabor_kernel(ksize, sigma=sigma, theta=theta, lambd=lambd, gamma=gamma,\n"
+        "                        psi=psi)\n")
+    extra = ["--steps", "5"] if command == "recover" else []
+    r = invoke(command, "--image", "run[x]/a.npy", "--kernel", "run[x]/ker.py:k",
+               "--ksize", "9", *extra)
+    assert r.code == 0, r.err
+    text = " ".join(r.out.split())
+    assert "run[x]/ker.py:k" in text, r.out
+    if command == "recover":
+        assert "run[x]/a.npy" in text, r.out

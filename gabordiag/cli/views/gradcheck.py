@@ -1,5 +1,6 @@
 """The rich rendering of a gradcheck: one row per derivative, then what is wrong."""
 
+from rich.markup import escape
 from rich.table import Table
 
 from ...analysis.gradcheck import DerivativeCheck, GradcheckResult
@@ -36,9 +37,9 @@ def render_gradcheck(result: GradcheckResult) -> None:
                       "|dK - dK_fd| / |dK_fd| (L2 over the pixels); loss, the largest "
                       "|g - g_fd| over the largest |g_fd|[/dim]")
     for note in result.notes:
-        out_console.print(f"[dim]note: {note}[/dim]")
+        out_console.print(f"[dim]note: {escape(note)}[/dim]")
     if result.kernel_comparison is not None:
-        out_console.print(f"kernel: {result.kernel_comparison.summary()}")
+        out_console.print(f"kernel: {escape(result.kernel_comparison.summary())}")
     for c in result.checks:
         if c.unresolved_points:
             out_console.print(_unresolved_line(c, len(result.points)))

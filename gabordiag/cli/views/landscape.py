@@ -4,6 +4,7 @@ import math
 from typing import Any, Optional
 
 from rich import box
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -68,7 +69,7 @@ def render_landscape(result: LandscapeResult) -> None:
         f"{_angle_text(basin['to'], angular)}"
         + (f", width {width:.4f}" if width is not None else ""),
         title="Gradient magnitude", expand=False))
-    console.print(f"[dim]engine {result.engine}; {result.kernel}; --plot FILE.png draws "
+    console.print(f"[dim]engine {result.engine}; {escape(result.kernel)}; --plot FILE.png draws "
                   "it, --json for scripts.[/dim]")
 
 

@@ -5,6 +5,7 @@ from typing import Any, Optional
 
 import numpy as np
 from rich import box
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -48,7 +49,7 @@ def setup_panel(config: Config, engine: str, period: Optional[float], kernel: st
         f"{n} {_angle(start[n]) if n in ('theta', 'psi') else format(start[n], 'g')}"
         for n in config.learn)
     lines = [
-        f"image      {image}{'' if config.standardize else ' (not standardised)'}",
+        f"image      {escape(image)}{'' if config.standardize else ' (not standardised)'}",
         f"kernel     {config.ksize}x{config.ksize}, sigma {config.sigma:g}, "
         f"lambda {config.lambd:g}, gamma {config.gamma:g}, psi {config.psi:g}",
         f"target     theta {_angle(config.target_theta)}",
@@ -58,7 +59,7 @@ def setup_panel(config: Config, engine: str, period: Optional[float], kernel: st
                                        if config.loss == "rmse-eps" else ""),
         f"optimizer  {opt.name}, lr {opt.lr:g}, {hyper}, {config.steps} steps",
         f"layer      {config.op}, {config.boundary} boundary, engine {engine}",
-        f"kernel     {kernel}",
+        f"kernel     {escape(kernel)}",
         f"period     {period_text}",
     ]
     return Panel("\n".join(lines), title="Setup", expand=False)
