@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,21 +23,29 @@ SMALL = ["--size", "48", "--ksize", "9", "--sigma", "2", "--lambda", "5"]
 
 # -- angles ------------------------------------------------------------------------------
 
+def assert_warned_once(r: Any, start: str | None) -> None:
+    """One warning line on stderr beginning with ``start``, the same in the JSON
+    ``warnings`` (``start`` None: no warning at all)."""
+    data = r.json()
+    if start is None:
+        assert r.err == ""
+        assert data["warnings"] == []
+        return
+    assert r.err.startswith(f"gabordiag: warning: {start}")
+    assert r.err.count("\n") == 1
+    assert data["warnings"] == [r.err[len("gabordiag: warning: "):].strip()]
+
+
 @pytest.mark.parametrize(("value", "warned"), [("45", True), ("-7", True), ("6.2", False),
                                                ("45deg", False), ("3*pi", False)])
 def test_a_bare_angle_beyond_a_full_turn_is_warned_about(value: str, warned: bool) -> None:
     r = invoke("recover", *SMALL, "--steps", "5", "--theta0", value, "--json")
     assert r.code == 0
     data = r.json()
+    assert_warned_once(r, "--theta0:" if warned else None)
     if warned:
-        assert r.err.startswith("gabordiag: warning: --theta0:")
         assert f"write {value}deg" in r.err
-        assert r.err.count("\n") == 1
-        assert data["warnings"] == [r.err[len("gabordiag: warning: "):].strip()]
         assert data["config"]["theta0"] == float(value)  # accepted as given, in rad
-    else:
-        assert r.err == ""
-        assert data["warnings"] == []
 
 
 def test_a_config_file_angle_is_warned_about_with_the_key(tmp_path: Path) -> None:
@@ -55,14 +64,7 @@ def test_a_wavelength_below_two_pixels_is_warned_about(option: str, value: str,
     learn = ["--learn", "lambda"] if option == "--lambda0" else []
     r = invoke("kernel", "--ksize", "9", *learn, option, value, "--json")
     assert r.code == 0
-    data = r.json()
-    if warned:
-        assert r.err.startswith(f"gabordiag: warning: {option}: {value} pixels is below 2")
-        assert r.err.count("\n") == 1
-        assert data["warnings"] == [r.err[len("gabordiag: warning: "):].strip()]
-    else:
-        assert r.err == ""
-        assert data["warnings"] == []
+    assert_warned_once(r, f"{option}: {value} pixels is below 2" if warned else None)
 
 
 def test_a_config_file_wavelength_is_warned_about_with_the_key(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ core that never imports a user interface, and help that needs no numpy."""
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -108,21 +109,30 @@ def test_only_the_layer_analysis_imports_torch() -> None:
                            imports(TORCH_PACKAGE, modules()[TORCH_PACKAGE])}
 
 
+def imported_after(runs: list[list[str]], names: tuple[str, ...],
+                   cwd: Path | None = None) -> list[str]:
+    """Which of the modules ``names`` a fresh interpreter holds after ``gabordiag``
+    has run with each argv of ``runs`` in it (each must exit 0)."""
+    code = ("import json, sys; from gabordiag.cli import main\n"
+            f"for argv in {runs!r}:\n"
+            "    assert main(argv) == 0, argv\n"
+            f"held = sorted(m for m in {names!r} if m in sys.modules)\n"
+            "sys.stderr.write('IMPORTED:' + json.dumps(held) + '\\n')")
+    err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=cwd).stderr
+    last = [line for line in err.splitlines() if line.startswith("IMPORTED:")][-1]
+    return list(json.loads(last[len("IMPORTED:"):]))
+
+
 def test_commands_other_than_layer_import_no_torch(tmp_path: Path) -> None:
     """--help of every command (layer's too) and real runs of the others leave torch
-    unimported; ``gabordiag layer`` itself does import it."""
-    code = ("import sys; from gabordiag.cli import main\n"
-            "runs = [['--help'], ['layer', '--help'], ['recover', '--help'],\n"
-            "        ['recover', '--size', '32', '--ksize', '9', '--steps', '5', '--json'],\n"
-            "        ['landscape', '--size', '32', '--ksize', '9', '--points', '16', '--json'],\n"
-            "        ['gradcheck', '--size', '32', '--ksize', '9', '--random', '0', '--json'],\n"
-            "        ['kernel', '--ksize', '9', '--json'], ['config', 'show']]\n"
-            "for argv in runs:\n"
-            "    assert main(argv) == 0, argv\n"
-            "sys.stderr.write('TORCH:' + str('torch' in sys.modules) + '\\n')")
-    err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=tmp_path).stderr
-    assert "TORCH:False" in err, err[-2000:]
+    unimported."""
+    runs = [["--help"], ["layer", "--help"], ["recover", "--help"],
+            ["recover", "--size", "32", "--ksize", "9", "--steps", "5", "--json"],
+            ["landscape", "--size", "32", "--ksize", "9", "--points", "16", "--json"],
+            ["gradcheck", "--size", "32", "--ksize", "9", "--random", "0", "--json"],
+            ["kernel", "--ksize", "9", "--json"], ["config", "show"]]
+    assert imported_after(runs, ("torch",), tmp_path) == []
 
 
 def test_config_layer_needs_no_numpy() -> None:
@@ -133,31 +143,16 @@ def test_config_layer_needs_no_numpy() -> None:
 
 
 def test_help_imports_no_numpy() -> None:
-    code = ("import sys; from gabordiag.cli import main\n"
-            "for argv in (['--help'], ['recover', '--help'], ['landscape', '--help']):\n"
-            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
-            "heavy = sorted(m for m in ('numpy', 'scipy', 'matplotlib') if m in sys.modules)\n"
-            "sys.stderr.write('HEAVY:' + ','.join(heavy) + '\\n')")
-    err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stderr
-    assert "HEAVY:\n" in err, err
+    runs = [["--help"], ["recover", "--help"], ["landscape", "--help"]]
+    assert imported_after(runs, ("numpy", "scipy", "matplotlib")) == []
 
 
 def test_a_computing_command_imports_only_what_it_uses() -> None:
     """A landscape or a recovery without --plot needs neither matplotlib nor scipy, and
     the CLI layer must not pull in pydantic (typer 0.29 does, for ~0.1 s a command)."""
-    code = ("import sys; from gabordiag.cli import main\n"
-            "for argv in (['landscape', '--size', '32', '--ksize', '9', '--points', '16',\n"
-            "              '--json'],\n"
-            "             ['recover', '--size', '32', '--ksize', '9', '--steps', '5',\n"
-            "              '--json']):\n"
-            "    assert main(argv) == 0, argv\n"
-            "heavy = sorted(m for m in ('pydantic', 'scipy', 'matplotlib')\n"
-            "               if m in sys.modules)\n"
-            "sys.stderr.write('HEAVY:' + ','.join(heavy) + '\\n')")
-    err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stderr
-    assert "HEAVY:\n" in err, err[-2000:]
+    runs = [["landscape", "--size", "32", "--ksize", "9", "--points", "16", "--json"],
+            ["recover", "--size", "32", "--ksize", "9", "--steps", "5", "--json"]]
+    assert imported_after(runs, ("pydantic", "scipy", "matplotlib")) == []
 
 
 def test_command_modules_are_thin() -> None:
